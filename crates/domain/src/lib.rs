@@ -1,0 +1,19 @@
+//! Tessera's domain model: the things an identity platform talks about, with their rules,
+//! independent of HTTP and of any database.
+
+pub mod audit;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod outbox;
+pub mod random;
+pub mod secret;
+pub mod session;
+pub mod setup;
+pub mod tenant;
+pub mod user;
+
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use error::{DomainError, FieldErrors};
+pub use ids::{OutboxMessageId, TenantId, UserId};
+pub use random::{OsRandom, Random, SeededRandom};

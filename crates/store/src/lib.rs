@@ -1,0 +1,209 @@
+//! Storage behind narrow per-aggregate traits. A state change runs in one [`Tx`]: every
+//! trait's writes, the audit event and the outbox message commit together or not at all.
+
+use async_trait::async_trait;
+use tessera_domain::audit::{AuditEvent, AuditRecord};
+use tessera_domain::outbox::{Channel, DeliveryStatus, OutboxMessage};
+use tessera_domain::secret::SecretHash;
+use tessera_domain::session::PortalSession;
+use tessera_domain::tenant::Tenant;
+use tessera_domain::user::{User, Username};
+use tessera_domain::{OutboxMessageId, UserId};
+use time::OffsetDateTime;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule the database enforces.
+    #[error("{field} is already taken")]
+    Duplicate { field: &'static str },
+    /// The database cannot be reached or the pool is exhausted.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A row that does not decode into the domain (a bug or manual tampering).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// The schema is missing, older or newer than this binary.
+    #[error("{0}")]
+    Schema(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Where the database's schema stands relative to this binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Highest migration applied to the database (0 for an empty one).
+    pub database_version: i64,
+    /// Highest migration this binary knows.
+    pub binary_version: i64,
+}
+
+impl SchemaStatus {
+    pub fn is_current(&self) -> bool {
+        self.database_version == self.binary_version
+    }
+}
+
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// A read-write transaction. Dropping it without `commit` rolls back.
+    async fn begin(&self) -> Result<Box<dyn Tx>, StoreError>;
+    /// A read-only handle outside a transaction, for lookups on hot paths. Writes through
+    /// it are refused by the database.
+    async fn read(&self) -> Result<Box<dyn Tx>, StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Applies pending migrations; refuses a database newer than the binary.
+    async fn migrate(&self) -> Result<SchemaStatus, StoreError>;
+    async fn schema_status(&self) -> Result<SchemaStatus, StoreError>;
+    async fn close(&self);
+}
+
+/// One unit of work across every aggregate.
+#[async_trait]
+pub trait Tx:
+    UserStore + TenantStore + SessionStore + SetupLinkStore + AuditStore + OutboxStore + Send
+{
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait UserStore: Send {
+    /// Fails with `Duplicate { field: "username" }` when the name is taken (any case).
+    async fn insert_user(&mut self, user: &User) -> Result<(), StoreError>;
+    async fn user_by_id(&mut self, id: UserId) -> Result<Option<User>, StoreError>;
+    async fn user_by_username(&mut self, username: &Username) -> Result<Option<User>, StoreError>;
+    /// Users ordered by username, after the given one (keyset pagination).
+    async fn list_users(
+        &mut self,
+        after: Option<&Username>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
+    async fn count_users(&mut self) -> Result<i64, StoreError>;
+    async fn platform_admin_exists(&mut self) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait TenantStore: Send {
+    /// Fails with `Duplicate { field: "slug" }` when the handle is taken.
+    async fn insert_tenant(&mut self, tenant: &Tenant) -> Result<(), StoreError>;
+    async fn tenant_by_slug(&mut self, slug: &str) -> Result<Option<Tenant>, StoreError>;
+    async fn list_tenants(&mut self) -> Result<Vec<Tenant>, StoreError>;
+    async fn count_tenants(&mut self) -> Result<i64, StoreError>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send {
+    async fn insert_session(&mut self, session: &PortalSession) -> Result<(), StoreError>;
+    async fn session_by_token(
+        &mut self,
+        token: &SecretHash,
+    ) -> Result<Option<PortalSession>, StoreError>;
+    async fn touch_session(
+        &mut self,
+        token: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Returns whether a session was removed.
+    async fn delete_session(&mut self, token: &SecretHash) -> Result<bool, StoreError>;
+    async fn delete_sessions_expired_before(
+        &mut self,
+        cutoff: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+pub trait SetupLinkStore: Send {
+    async fn insert_setup_link(
+        &mut self,
+        token: &SecretHash,
+        created_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Marks the link used if it is unused and unexpired; true for exactly one caller.
+    async fn consume_setup_link(
+        &mut self,
+        token: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Whether the link is unused and unexpired, without using it.
+    async fn setup_link_is_valid(
+        &mut self,
+        token: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Kills every unused link (once the first administrator exists).
+    async fn revoke_setup_links(&mut self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send {
+    /// Appends to the hash chain. Concurrent transactions are serialised at this point so
+    /// the chain never forks; call it last in a transaction to hold that order briefly.
+    async fn append_audit(&mut self, event: &AuditEvent) -> Result<AuditRecord, StoreError>;
+    /// Records with `seq > after`, ascending.
+    async fn audit_after(&mut self, after: i64, limit: u32)
+    -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest records with `seq < before` (or the newest of all), descending.
+    async fn audit_newest(
+        &mut self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+#[async_trait]
+pub trait OutboxStore: Send {
+    async fn enqueue_message(&mut self, message: &OutboxMessage) -> Result<(), StoreError>;
+    /// Leases up to `limit` due messages of the given channels until `lease_until` and
+    /// counts an attempt on each. Safe with many workers on many nodes: a message is
+    /// leased to one worker at a time.
+    async fn claim_due_messages(
+        &mut self,
+        channels: &[Channel],
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+    async fn mark_delivered(
+        &mut self,
+        id: OutboxMessageId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    async fn mark_attempt_failed(
+        &mut self,
+        id: OutboxMessageId,
+        status: DeliveryStatus,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError>;
+    async fn outbox_message(
+        &mut self,
+        id: OutboxMessageId,
+    ) -> Result<Option<OutboxMessage>, StoreError>;
+    /// Newest first, older than `before` when given.
+    async fn list_outbox(
+        &mut self,
+        before: Option<OutboxMessageId>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+    async fn count_outbox(&mut self, status: DeliveryStatus) -> Result<i64, StoreError>;
+}
