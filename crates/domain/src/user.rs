@@ -243,7 +243,8 @@ pub struct User {
     pub given_name: String,
     pub family_name: String,
     pub email: EmailAddress,
-    pub mobile: MobileNumber,
+    /// Absent for an administrator bootstrapped from the command line until they add one.
+    pub mobile: Option<MobileNumber>,
     pub department: String,
     pub user_type: UserType,
     pub state: UserState,

@@ -51,7 +51,7 @@ pub struct UserRow {
     pub given_name: String,
     pub family_name: String,
     pub email: String,
-    pub mobile: String,
+    pub mobile: Option<String>,
     pub department: String,
     pub user_type: String,
     pub state: String,
@@ -70,7 +70,7 @@ impl TryFrom<UserRow> for User {
             given_name: r.given_name,
             family_name: r.family_name,
             email: EmailAddress::from_trusted(r.email),
-            mobile: MobileNumber::from_trusted(r.mobile),
+            mobile: r.mobile.map(MobileNumber::from_trusted),
             department: r.department,
             user_type: UserType::parse(&r.user_type)
                 .ok_or_else(|| corrupt("users.user_type", &r.user_type))?,

@@ -7,7 +7,7 @@ CREATE TABLE users (
     given_name     TEXT NOT NULL,
     family_name    TEXT NOT NULL,
     email          TEXT NOT NULL,
-    mobile         TEXT NOT NULL,
+    mobile         TEXT,
     department     TEXT NOT NULL,
     user_type      TEXT NOT NULL CHECK (user_type IN ('officer', 'vendor')),
     state          TEXT NOT NULL CHECK (state IN ('pending', 'active', 'suspended', 'terminated')),

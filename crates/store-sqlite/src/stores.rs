@@ -32,7 +32,7 @@ impl UserStore for SqliteTx {
         .bind(u.given_name.clone())
         .bind(u.family_name.clone())
         .bind(u.email.as_str().to_owned())
-        .bind(u.mobile.as_str().to_owned())
+        .bind(u.mobile.as_ref().map(|m| m.as_str().to_owned()))
         .bind(u.department.clone())
         .bind(u.user_type.as_str())
         .bind(u.state.as_str())
