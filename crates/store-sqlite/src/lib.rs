@@ -162,6 +162,12 @@ impl Database for SqliteDatabase {
         })
     }
 
+    fn pool_usage(&self) -> Option<(u32, u32)> {
+        let size = self.writer.size() + self.readers.size();
+        let idle = (self.writer.num_idle() + self.readers.num_idle()) as u32;
+        Some((size, idle))
+    }
+
     async fn close(&self) {
         self.writer.close().await;
         self.readers.close().await;

@@ -75,6 +75,10 @@ pub trait Database: Send + Sync + 'static {
     async fn migrate(&self) -> Result<SchemaStatus, StoreError>;
     async fn schema_status(&self) -> Result<SchemaStatus, StoreError>;
     async fn close(&self);
+    /// Connections open and idle in the pool, for metrics.
+    fn pool_usage(&self) -> Option<(u32, u32)> {
+        None
+    }
 }
 
 /// One unit of work across every aggregate.

@@ -1,1 +1,87 @@
-//! placeholder
+//! Tessera's HTTP layer: parses and authorises requests, calls a `tessera-core` flow, and
+//! renders the answer. Errors become responses in exactly one place, `error.rs`.
+
+mod error;
+mod extract;
+mod middleware;
+mod routes;
+mod state;
+mod templates;
+
+pub use state::{WebSettings, WebState};
+pub use templates::Templates;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::csrf::CsrfLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: portal pages behind CSRF protection, plus machine endpoints.
+pub fn router(state: WebState) -> Router {
+    let portal = Router::new()
+        .merge(routes::setup::router())
+        .merge(routes::signin::router())
+        .merge(routes::admin::router())
+        .layer(CsrfLayer::new());
+
+    let machine = Router::new().merge(routes::health::router()).merge(routes::assets::router());
+
+    let security_headers = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ));
+    let hsts = state.settings.secure_cookies.then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
+
+    Router::new()
+        .merge(portal)
+        .merge(machine)
+        .fallback(routes::not_found)
+        .layer(axum::middleware::from_fn(middleware::record_metrics))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::render_error_pages))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(tower::util::option_layer(hsts))
+        .layer(security_headers)
+        .layer(TraceLayer::new_for_http().make_span_with(middleware::request_span))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,8 @@
+//! The transactional outbox: flows queue messages with [`crate::App::queue`] inside their
+//! transaction; the [`worker::DeliveryWorker`] delivers them afterwards.
+
+pub mod transport;
+pub mod worker;
+
+pub use transport::{Deliver, SmsWebhook, SmtpRelay};
+pub use worker::DeliveryWorker;

@@ -1,0 +1,114 @@
+//! Portal sign-in with username and password, server-side sessions, sign-out.
+//! (Issue 5 turns this into the identifier-first flow with MFA and lockout.)
+
+use crate::admin::PlatformAdmin;
+use crate::{App, CoreError};
+use tessera_domain::audit::{Actor, AuditEvent, Outcome};
+use tessera_domain::secret::{BearerSecret, SecretHash};
+use tessera_domain::session::PortalSession;
+use tessera_domain::user::{User, Username};
+use tessera_domain::DomainError;
+
+/// A browser's proven identity for this request.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub user: User,
+    pub session: PortalSession,
+}
+
+impl SignedIn {
+    /// The administrator capability, only for platform administrators.
+    pub fn platform_admin(&self) -> Option<PlatformAdmin> {
+        self.user
+            .platform_admin
+            .then(|| PlatformAdmin::signed_in(self.user.id))
+    }
+}
+
+/// Checks username and password; on success opens a session and returns its cookie secret.
+/// Every failure is the same `Unauthenticated`, after the same work, whether or not the
+/// username exists.
+pub async fn sign_in(
+    app: &App,
+    username: &str,
+    password: &str,
+    source_ip: Option<String>,
+) -> Result<(BearerSecret, User), CoreError> {
+    let now = app.clock.now();
+    let user = match Username::parse(username) {
+        Ok(name) => app.db.read().await?.user_by_username(&name).await?,
+        Err(_) => None,
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let password_ok = app.passwords.verify(password, stored).await?;
+    let user = match user {
+        Some(u) if password_ok && u.state.may_sign_in() => u,
+        other => {
+            let mut tx = app.db.begin().await?;
+            let mut event = AuditEvent::new(now, &Actor::Anonymous, "signin.password", Outcome::Failure)
+                .source_ip(source_ip);
+            if let Some(u) = &other {
+                event = event.target(format!("user:{}", u.id));
+            }
+            app.audit(tx.as_mut(), event).await?;
+            tx.commit().await?;
+            return Err(DomainError::Unauthenticated.into());
+        }
+    };
+    let secret = BearerSecret::generate(app.random.as_ref());
+    let session = PortalSession::new(secret.hash(), user.id, now, source_ip.clone());
+    let mut tx = app.db.begin().await?;
+    tx.insert_session(&session).await?;
+    app.audit(
+        tx.as_mut(),
+        AuditEvent::new(now, &Actor::User(user.id), "signin.password", Outcome::Success)
+            .target(format!("user:{}", user.id))
+            .source_ip(source_ip),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((secret, user))
+}
+
+/// Resolves a session cookie to the signed-in user, or `None` if it is unknown, expired,
+/// or its account may no longer sign in.
+pub async fn resolve_session(app: &App, cookie: &str) -> Result<Option<SignedIn>, CoreError> {
+    let now = app.clock.now();
+    let token = SecretHash::of(cookie);
+    let mut r = app.db.read().await?;
+    let Some(session) = r.session_by_token(&token).await? else {
+        return Ok(None);
+    };
+    if !session.is_live(now) {
+        return Ok(None);
+    }
+    let Some(user) = r.user_by_id(session.user_id).await? else {
+        return Ok(None);
+    };
+    if !user.state.may_sign_in() {
+        return Ok(None);
+    }
+    drop(r);
+    // Sliding idle expiry, written at most once a minute to keep reads cheap.
+    if now - session.last_seen_at > time::Duration::minutes(1) {
+        let mut tx = app.db.begin().await?;
+        tx.touch_session(&token, now).await?;
+        tx.commit().await?;
+    }
+    Ok(Some(SignedIn { user, session }))
+}
+
+pub async fn sign_out(app: &App, who: &SignedIn, source_ip: Option<String>) -> Result<(), CoreError> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    tx.delete_session(&who.session.token_hash).await?;
+    app.audit(
+        tx.as_mut(),
+        AuditEvent::new(now, &Actor::User(who.user.id), "signout", Outcome::Success)
+            .target(format!("user:{}", who.user.id))
+            .source_ip(source_ip),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! The command line (clap). Each command returns `Err(one line)` on failure.
+
+use crate::{admin, config, runtime, serve};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "tessera", version, about = "Tessera: OpenID Connect provider and identity portal")]
+pub struct Cli {
+    /// TOML configuration file; `TESSERA_*` environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server: portal, OpenID Connect endpoints, background jobs.
+    ///
+    /// Settings (file key / environment variable, default):
+    ///   issuer          TESSERA_ISSUER           http://localhost:8080
+    ///   listen          TESSERA_LISTEN           127.0.0.1:8080
+    ///   database_url    TESSERA_DATABASE_URL     sqlite://./tessera-data/tessera.db (or postgres://…)
+    ///   smtp_url        TESSERA_SMTP_URL         none: email is held in the outbox
+    ///   smtp_from       TESSERA_SMTP_FROM        Tessera <tessera@localhost>
+    ///   sms_webhook_url TESSERA_SMS_WEBHOOK_URL  none: SMS is held in the outbox
+    ///   templates_dir   TESSERA_TEMPLATES_DIR    none: built-in templates only
+    ///   log_format      TESSERA_LOG_FORMAT       text (or json)
+    ///   log_level       TESSERA_LOG_LEVEL        info
+    ///
+    /// tessera.example.toml explains each setting.
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
+    /// Apply database migrations (idempotent; refuses a schema newer than this binary).
+    Migrate,
+    /// Administration for scripts; every command takes --json.
+    Admin(AdminArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Do not migrate on start; refuse to start unless the schema is current.
+    #[arg(long)]
+    pub no_migrate: bool,
+    /// Log format: text or json (overrides log_format).
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create the first platform administrator without the setup link.
+    Bootstrap {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Platform")]
+        given_name: String,
+        #[arg(long, default_value = "Administrator")]
+        family_name: String,
+        /// E.164 mobile number, e.g. +6591234567 (optional).
+        #[arg(long, default_value = "")]
+        mobile: String,
+        /// Read the password from standard input (the only way to give it).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Outgoing email and SMS.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Short handle: 2–63 lowercase letters, digits, hyphens.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// List users by username.
+    List {
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show one user, by username or id.
+    Show { user: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// The newest events.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only events older than this sequence number.
+        #[arg(long)]
+        before: Option<i64>,
+    },
+    /// Check the hash chain; exits non-zero naming the first altered or missing row.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OutboxCommand {
+    /// The newest messages.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let settings = config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve(args) => serve::run(settings, args).await,
+        Command::Migrate => {
+            runtime::init_logging(&settings.config.log_format, &settings.config.log_level, false);
+            let db = runtime::open_database(&settings).await?;
+            let status = db.migrate().await.map_err(|e| format!("migrate: {e}"))?;
+            println!("database schema is at version {} (current)", status.database_version);
+            db.close().await;
+            Ok(())
+        }
+        Command::Admin(args) => admin::run(settings, args).await,
+    }
+}

@@ -1,0 +1,524 @@
+//! The per-aggregate store traits on a PostgreSQL connection.
+
+use crate::PostgresTx;
+use async_trait::async_trait;
+use tessera_domain::audit::{AuditEvent, AuditRecord, GENESIS, chain_hash};
+use tessera_domain::clock::to_unix;
+use tessera_domain::outbox::{Channel, DeliveryStatus, OutboxMessage};
+use tessera_domain::secret::SecretHash;
+use tessera_domain::session::PortalSession;
+use tessera_domain::tenant::Tenant;
+use tessera_domain::user::{User, Username};
+use tessera_domain::{OutboxMessageId, UserId};
+use tessera_store::{
+    AuditStore, OutboxStore, SessionStore, SetupLinkStore, StoreError, TenantStore, UserStore,
+};
+use tessera_store_sql::{
+    AuditRow, OutboxRow, SessionRow, TenantRow, UserRow, audit_columns, convert_all, db_err,
+    map_err, outbox_columns, user_columns,
+};
+use time::OffsetDateTime;
+
+/// The advisory lock key that serialises appends to the audit chain (advisory locks are
+/// per database, so one key serves every Tessera database on a server). "TESSAUDT".
+const AUDIT_CHAIN_LOCK: i64 = 0x5445_5353_4155_4454;
+
+#[async_trait]
+impl UserStore for PostgresTx {
+    async fn insert_user(&mut self, u: &User) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(u.id.as_uuid())
+        .bind(u.username.as_str().to_owned())
+        .bind(u.given_name.clone())
+        .bind(u.family_name.clone())
+        .bind(u.email.as_str().to_owned())
+        .bind(u.mobile.as_ref().map(|m| m.as_str().to_owned()))
+        .bind(u.department.clone())
+        .bind(u.user_type.as_str())
+        .bind(u.state.as_str())
+        .bind(u.platform_admin)
+        .bind(u.password_hash.clone())
+        .bind(to_unix(u.created_at))
+        .bind(to_unix(u.updated_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(|e| map_err(e, Some("username")))?;
+        Ok(())
+    }
+
+    async fn user_by_id(&mut self, id: UserId) -> Result<Option<User>, StoreError> {
+        sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(User::try_from)
+        .transpose()
+    }
+
+    async fn user_by_username(&mut self, username: &Username) -> Result<Option<User>, StoreError> {
+        sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username = $1"
+        ))
+        .bind(username.as_str().to_owned())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(User::try_from)
+        .transpose()
+    }
+
+    async fn list_users(
+        &mut self,
+        after: Option<&Username>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username > $1 ORDER BY username LIMIT $2"
+        ))
+        .bind(after.map(|u| u.as_str().to_owned()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn count_users(&mut self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.handle.conn())
+            .await
+            .map_err(db_err)
+    }
+
+    async fn platform_admin_exists(&mut self) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE platform_admin)")
+            .fetch_one(self.handle.conn())
+            .await
+            .map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl TenantStore for PostgresTx {
+    async fn insert_tenant(&mut self, t: &Tenant) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tenants (id, slug, display_name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(t.id.as_uuid())
+        .bind(t.slug.clone())
+        .bind(t.display_name.clone())
+        .bind(to_unix(t.created_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(|e| map_err(e, Some("slug")))?;
+        Ok(())
+    }
+
+    async fn tenant_by_slug(&mut self, slug: &str) -> Result<Option<Tenant>, StoreError> {
+        Ok(sqlx::query_as::<_, TenantRow>(
+            "SELECT id, slug, display_name, created_at FROM tenants WHERE slug = $1",
+        )
+        .bind(slug.to_owned())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(Tenant::from))
+    }
+
+    async fn list_tenants(&mut self) -> Result<Vec<Tenant>, StoreError> {
+        let rows = sqlx::query_as::<_, TenantRow>(
+            "SELECT id, slug, display_name, created_at FROM tenants ORDER BY slug",
+        )
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(Tenant::from).collect())
+    }
+
+    async fn count_tenants(&mut self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+            .fetch_one(self.handle.conn())
+            .await
+            .map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresTx {
+    async fn insert_session(&mut self, s: &PortalSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO portal_sessions (token_hash, user_id, created_at, last_seen_at, expires_at, source_ip) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(s.token_hash.as_bytes().to_vec())
+        .bind(s.user_id.as_uuid())
+        .bind(to_unix(s.created_at))
+        .bind(to_unix(s.last_seen_at))
+        .bind(to_unix(s.expires_at))
+        .bind(s.source_ip.clone())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn session_by_token(
+        &mut self,
+        token: &SecretHash,
+    ) -> Result<Option<PortalSession>, StoreError> {
+        sqlx::query_as::<_, SessionRow>(
+            "SELECT token_hash, user_id, created_at, last_seen_at, expires_at, source_ip FROM portal_sessions WHERE token_hash = $1",
+        )
+        .bind(token.as_bytes().to_vec())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(PortalSession::try_from)
+        .transpose()
+    }
+
+    async fn touch_session(
+        &mut self,
+        token: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE portal_sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(to_unix(now))
+            .bind(token.as_bytes().to_vec())
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_session(&mut self, token: &SecretHash) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM portal_sessions WHERE token_hash = $1")
+            .bind(token.as_bytes().to_vec())
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_sessions_expired_before(
+        &mut self,
+        cutoff: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM portal_sessions WHERE expires_at < $1")
+            .bind(to_unix(cutoff))
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl SetupLinkStore for PostgresTx {
+    async fn insert_setup_link(
+        &mut self,
+        token: &SecretHash,
+        created_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO setup_links (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token.as_bytes().to_vec())
+        .bind(to_unix(created_at))
+        .bind(to_unix(expires_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn consume_setup_link(
+        &mut self,
+        token: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE setup_links SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(to_unix(now))
+        .bind(token.as_bytes().to_vec())
+        .bind(to_unix(now))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn setup_link_is_valid(
+        &mut self,
+        token: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM setup_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2)",
+        )
+        .bind(token.as_bytes().to_vec())
+        .bind(to_unix(now))
+        .fetch_one(self.handle.conn())
+        .await
+        .map_err(db_err)
+    }
+
+    async fn revoke_setup_links(&mut self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE setup_links SET used_at = $1 WHERE used_at IS NULL")
+            .bind(to_unix(now))
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl AuditStore for PostgresTx {
+    async fn append_audit(&mut self, e: &AuditEvent) -> Result<AuditRecord, StoreError> {
+        // A transaction-scoped advisory lock serialises appenders at the chain's head: it is
+        // held until this transaction commits or rolls back, and the head is read after
+        // taking it (each statement sees what committed before it under READ COMMITTED).
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_CHAIN_LOCK)
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        let head: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+        let (seq, prev_hash) = match head {
+            Some((seq, hash)) => (
+                seq + 1,
+                <[u8; 32]>::try_from(hash.as_slice())
+                    .map_err(|_| StoreError::Corrupt("audit_events.hash is not 32 bytes".into()))?,
+            ),
+            None => (1, GENESIS),
+        };
+        let hash = chain_hash(&prev_hash, seq, e);
+        sqlx::query(concat!(
+            "INSERT INTO audit_events (",
+            audit_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(seq)
+        .bind(to_unix(e.at))
+        .bind(e.actor.clone())
+        .bind(e.action.clone())
+        .bind(e.target.clone())
+        .bind(e.outcome.as_str())
+        .bind(e.source_ip.clone())
+        .bind(e.detail.clone())
+        .bind(prev_hash.to_vec())
+        .bind(hash.to_vec())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(AuditRecord {
+            seq,
+            event: e.clone(),
+            prev_hash,
+            hash,
+        })
+    }
+
+    async fn audit_after(
+        &mut self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query_as::<_, AuditRow>(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn audit_newest(
+        &mut self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query_as::<_, AuditRow>(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_events WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
+        ))
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+}
+
+#[async_trait]
+impl OutboxStore for PostgresTx {
+    async fn enqueue_message(&mut self, m: &OutboxMessage) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO outbox (",
+            outbox_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(m.id.as_uuid())
+        .bind(m.channel.as_str())
+        .bind(m.recipient.clone())
+        .bind(m.subject.clone())
+        .bind(m.body.clone())
+        .bind(m.status.as_str())
+        .bind(m.attempts)
+        .bind(to_unix(m.created_at))
+        .bind(to_unix(m.next_attempt_at))
+        .bind(m.last_error.clone())
+        .bind(m.delivered_at.map(to_unix))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn claim_due_messages(
+        &mut self,
+        channels: &[Channel],
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        // SKIP LOCKED: concurrent claimers pass over rows another claim is leasing rather
+        // than wait for it; a row whose lease committed in between is re-checked against
+        // the WHERE clause when locked, so it is never leased twice.
+        let rows = sqlx::query_as::<_, OutboxRow>(concat!(
+            "UPDATE outbox SET attempts = attempts + 1, claimed_until = $1 WHERE id IN (",
+            "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 ",
+            "AND (claimed_until IS NULL OR claimed_until <= $2) ",
+            "AND ((channel = 'email' AND $3) OR (channel = 'sms' AND $4)) ",
+            "ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ",
+            outbox_columns!()
+        ))
+        .bind(to_unix(lease_until))
+        .bind(to_unix(now))
+        .bind(channels.contains(&Channel::Email))
+        .bind(channels.contains(&Channel::Sms))
+        .bind(i64::from(limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn mark_delivered(
+        &mut self,
+        id: OutboxMessageId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET status = 'delivered', delivered_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2",
+        )
+        .bind(to_unix(now))
+        .bind(id.as_uuid())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn mark_attempt_failed(
+        &mut self,
+        id: OutboxMessageId,
+        status: DeliveryStatus,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET status = $1, next_attempt_at = $2, last_error = $3, claimed_until = NULL WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(to_unix(next_attempt_at))
+        .bind(error.to_owned())
+        .bind(id.as_uuid())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn outbox_message(
+        &mut self,
+        id: OutboxMessageId,
+    ) -> Result<Option<OutboxMessage>, StoreError> {
+        sqlx::query_as::<_, OutboxRow>(concat!(
+            "SELECT ",
+            outbox_columns!(),
+            " FROM outbox WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(OutboxMessage::try_from)
+        .transpose()
+    }
+
+    async fn list_outbox(
+        &mut self,
+        before: Option<OutboxMessageId>,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let rows = match before {
+            Some(before) => {
+                sqlx::query_as::<_, OutboxRow>(concat!(
+                    "SELECT ",
+                    outbox_columns!(),
+                    " FROM outbox WHERE id < $1 ORDER BY id DESC LIMIT $2"
+                ))
+                .bind(before.as_uuid())
+                .bind(i64::from(limit))
+                .fetch_all(self.handle.conn())
+                .await
+            }
+            None => {
+                sqlx::query_as::<_, OutboxRow>(concat!(
+                    "SELECT ",
+                    outbox_columns!(),
+                    " FROM outbox ORDER BY id DESC LIMIT $1"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(self.handle.conn())
+                .await
+            }
+        }
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn count_outbox(&mut self, status: DeliveryStatus) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = $1")
+            .bind(status.as_str())
+            .fetch_one(self.handle.conn())
+            .await
+            .map_err(db_err)
+    }
+}

@@ -1,0 +1,140 @@
+//! Portal sign-in and sign-out with a server-side session cookie.
+
+use super::page;
+use crate::WebState;
+use crate::error::{WebError, safe_next};
+use crate::extract::{ClientIp, Session, user_context};
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use minijinja::context;
+use serde::Deserialize;
+use tessera_core::signin::{sign_in, sign_out};
+use tessera_core::CoreError;
+use tessera_domain::DomainError;
+
+pub fn router() -> Router<WebState> {
+    Router::new()
+        .route("/", get(start))
+        .route("/signin", get(show).post(submit))
+        .route("/signout", post(leave))
+}
+
+async fn start(State(state): State<WebState>, who: Option<Session>) -> Result<Response, WebError> {
+    match who {
+        None => Ok(Redirect::to("/signin").into_response()),
+        Some(Session(w)) if w.user.platform_admin => Ok(Redirect::to("/admin").into_response()),
+        Some(Session(w)) => page(
+            &state,
+            StatusCode::OK,
+            "home.html",
+            context! { page_title => "Welcome", current_user => user_context(&w) },
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignInQuery {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    setup: String,
+}
+
+async fn show(
+    State(state): State<WebState>,
+    who: Option<Session>,
+    Query(q): Query<SignInQuery>,
+) -> Result<Response, WebError> {
+    let next = safe_next(&q.next).unwrap_or("");
+    if who.is_some() {
+        return Ok(Redirect::to(if next.is_empty() { "/" } else { next }).into_response());
+    }
+    let notice = if q.setup == "done" {
+        "Administrator created. Sign in with your username and password."
+    } else {
+        ""
+    };
+    form(&state, StatusCode::OK, "", notice, "", next)
+}
+
+fn form(
+    state: &WebState,
+    status: StatusCode,
+    username: &str,
+    notice: &str,
+    form_error: &str,
+    next: &str,
+) -> Result<Response, WebError> {
+    page(
+        state,
+        status,
+        "signin.html",
+        context! { page_title => "Sign in", values => context!{ username }, notice, form_error, next },
+    )
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn submit(
+    State(state): State<WebState>,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    Form(c): Form<Credentials>,
+) -> Result<Response, WebError> {
+    let next = safe_next(&c.next).unwrap_or("").to_owned();
+    match sign_in(&state.app, &c.username, &c.password, ip).await {
+        Ok((secret, user)) => {
+            let cookie = Cookie::build((state.session_cookie_name(), secret.expose().to_owned()))
+                .path("/")
+                .http_only(true)
+                .secure(state.settings.secure_cookies)
+                // Lax, not Strict: a user arriving from a relying service's "Login with
+                // Tessera" link is a cross-site navigation and must still be recognised.
+                .same_site(SameSite::Lax)
+                .build();
+            let target = if !next.is_empty() {
+                next
+            } else if user.platform_admin {
+                "/admin".to_owned()
+            } else {
+                "/".to_owned()
+            };
+            Ok((jar.add(cookie), Redirect::to(&target)).into_response())
+        }
+        Err(CoreError::Domain(DomainError::Unauthenticated)) => form(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &c.username,
+            "",
+            "Incorrect username or password.",
+            &next,
+        ),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn leave(
+    State(state): State<WebState>,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    who: Option<Session>,
+) -> Result<Response, WebError> {
+    if let Some(Session(w)) = who {
+        sign_out(&state.app, &w, ip).await?;
+    }
+    let removal = Cookie::build((state.session_cookie_name(), "")).path("/").build();
+    Ok((jar.remove(removal), Redirect::to("/signin")).into_response())
+}
