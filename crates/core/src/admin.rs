@@ -4,9 +4,9 @@
 
 use crate::{App, CoreError};
 use tessera_domain::audit::{Actor, AuditEvent, Outcome};
-use tessera_domain::outbox::{DeliveryStatus, OutboxMessage};
+use tessera_domain::outbox::{DeliveryStatus, NewMessage, OutboxMessage};
 use tessera_domain::tenant::{Tenant, parse_display_name, parse_slug};
-use tessera_domain::user::{User, Username};
+use tessera_domain::user::{EmailAddress, User, Username};
 use tessera_domain::{DomainError, FieldErrors, OutboxMessageId, TenantId, UserId};
 
 /// Proof of platform-administrator rights. It has no public constructor besides the two
@@ -135,4 +135,40 @@ pub async fn outbox_message(
         .outbox_message(id)
         .await?
         .ok_or_else(|| DomainError::NotFound("message").into())
+}
+
+/// Queues a test email (to check SMTP settings end to end). One transaction: the message
+/// and its audit event.
+pub async fn send_test_email(
+    app: &App,
+    admin: &PlatformAdmin,
+    to: &str,
+    source_ip: Option<String>,
+) -> Result<OutboxMessageId, CoreError> {
+    let to = EmailAddress::parse(to).map_err(|m| DomainError::field("to", m))?;
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let id = app
+        .queue(
+            tx.as_mut(),
+            NewMessage::email(
+                to.as_str(),
+                "Tessera test message",
+                format!(
+                    "This is a test message from Tessera at {}.\n\nIf you can read it, email delivery works.\n",
+                    app.settings.issuer
+                ),
+            ),
+        )
+        .await?;
+    app.audit(
+        tx.as_mut(),
+        AuditEvent::new(now, admin.actor(), "outbox.test_email", Outcome::Success)
+            .target(format!("message:{id}"))
+            .source_ip(source_ip)
+            .detail(serde_json::json!({ "to": to.as_str() })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
 }

@@ -108,8 +108,13 @@ pub struct OutboxMessage {
 /// After this many failed attempts a message is marked failed (about a day of retries).
 pub const MAX_ATTEMPTS: i32 = 12;
 
-/// How long a worker may hold a claimed message before another worker may take it over.
-pub const CLAIM_LEASE: Duration = Duration::seconds(60);
+/// How long a worker may hold claimed messages before another worker may take them over
+/// (the default of the `outbox_lease_seconds` setting). A batch of [`CLAIM_BATCH`] at the
+/// transports' 10-second timeout always finishes inside it.
+pub const CLAIM_LEASE: Duration = Duration::seconds(90);
+
+/// Messages a worker claims at once.
+pub const CLAIM_BATCH: u32 = 8;
 
 /// Wait before the next try after `attempts` failures: 10 s doubling, at most 4 hours.
 pub fn backoff(attempts: i32) -> Duration {

@@ -160,6 +160,15 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
                 }
             }
         }
+        AdminCommand::Outbox(OutboxCommand::Test { to }) => {
+            let id = admin::send_test_email(app, &cap, &to, None).await.map_err(explain)?;
+            if as_json {
+                print_json(&json!({ "id": id }))
+            } else {
+                println!("queued test email {id} to {to}");
+                Ok(())
+            }
+        }
         AdminCommand::Outbox(OutboxCommand::List { limit }) => {
             let messages = admin::list_outbox(app, &cap, None, limit).await.map_err(explain)?;
             if as_json {

@@ -28,6 +28,8 @@ pub enum Command {
     ///   templates_dir   TESSERA_TEMPLATES_DIR    none: built-in templates only
     ///   log_format      TESSERA_LOG_FORMAT       text (or json)
     ///   log_level       TESSERA_LOG_LEVEL        info
+    ///   outbox_lease_seconds TESSERA_OUTBOX_LEASE_SECONDS 90: after a crash, messages a node
+    ///                   was sending are retried by another node after this long
     ///
     /// tessera.example.toml explains each setting.
     #[command(verbatim_doc_comment)]
@@ -138,6 +140,11 @@ pub enum OutboxCommand {
     List {
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+    /// Queue a test email, to check SMTP delivery end to end.
+    Test {
+        #[arg(long)]
+        to: String,
     },
 }
 

@@ -3,7 +3,7 @@
 //! `listen` in the file), in one line.
 
 use figment::providers::{Env, Format, Serialized, Toml};
-use figment::{Figment, Profile};
+use figment::Figment;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     pub log_format: String,
     pub log_level: String,
+    pub outbox_lease_seconds: u32,
 }
 
 /// The keys `TESSERA_*` variables may set; other `TESSERA_*` variables are ignored (test
@@ -35,6 +36,7 @@ const KEYS: &[&str] = &[
     "templates_dir",
     "log_format",
     "log_level",
+    "outbox_lease_seconds",
 ];
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             templates_dir: None,
             log_format: "text".into(),
             log_level: "info".into(),
+            outbox_lease_seconds: 90,
         }
     }
 }
@@ -80,7 +83,7 @@ impl Settings {
 
 fn origin(figment: &Figment, key: &str) -> String {
     match figment.find_metadata(key) {
-        Some(md) if md.name.contains("environment") => md.interpolate(&Profile::Default, &[key]),
+        Some(md) if md.name.contains("environment") => format!("TESSERA_{}", key.to_uppercase()),
         Some(md) => match &md.source {
             Some(src) => format!("{key} in {src}"),
             None => key.to_owned(),
@@ -168,6 +171,9 @@ fn validate(config: Config, figment: Figment) -> Result<Settings, String> {
     }
     if !matches!(config.log_format.as_str(), "text" | "json") {
         return Err(bad("log_format", format!("must be text or json; got {:?}", config.log_format)));
+    }
+    if !(5..=3600).contains(&config.outbox_lease_seconds) {
+        return Err(bad("outbox_lease_seconds", format!("must be between 5 and 3600; got {}", config.outbox_lease_seconds)));
     }
     if let Some(dir) = &config.templates_dir
         && !dir.is_dir()

@@ -41,7 +41,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<(), String> {
         ) as Arc<dyn Deliver>),
         None => None,
     };
-    let worker = DeliveryWorker::new(app.clone(), email, sms);
+    let worker = DeliveryWorker::new(app.clone(), email, sms)
+        .with_lease(time::Duration::seconds(i64::from(settings.config.outbox_lease_seconds)));
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

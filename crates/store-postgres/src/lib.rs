@@ -6,7 +6,7 @@ mod stores;
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, Postgres, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use tessera_store::{Backend, Database, SchemaStatus, StoreError, Tx};
@@ -35,6 +35,14 @@ impl PostgresDatabase {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
         let target = describe(&options);
+        // One direct connection first: it fails at once with the server's reason (refused,
+        // unknown host, authentication), where a pool would retry until its timeout and
+        // report only that it timed out.
+        let probe = PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| unavailable(&target, e))?;
+        // Best effort: the server was reachable, which is all the probe is for.
+        let _closed = probe.close().await;
         let writer = PgPoolOptions::new()
             .max_connections(WRITE_POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -54,3 +54,18 @@ async fn refuses_a_schema_newer_than_the_binary() {
     assert!(status.is_current());
     db.close().await;
 }
+
+#[tokio::test]
+async fn connection_failure_names_the_server_but_not_the_password() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let err = PostgresDatabase::connect("postgres://tessera:s3cret-pw@127.0.0.1:1/tessera_db")
+        .await
+        .expect_err("nothing listens on port 1");
+    let msg = err.to_string();
+    assert!(
+        matches!(err, tessera_store::StoreError::Unavailable(_)),
+        "{err:?}"
+    );
+    assert!(msg.contains("127.0.0.1:1/tessera_db"), "{msg}");
+    assert!(!msg.contains("s3cret-pw"), "{msg}");
+}

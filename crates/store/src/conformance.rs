@@ -70,7 +70,7 @@ pub fn sample_user(n: u32) -> User {
         given_name: "Ada".into(),
         family_name: format!("Lovelace {n}"),
         email: EmailAddress::parse(&format!("ada{n}@agency.gov.sg")).unwrap(),
-        mobile: (n % 2 == 0).then(|| MobileNumber::parse("+6591234567").unwrap()),
+        mobile: n.is_multiple_of(2).then(|| MobileNumber::parse("+6591234567").unwrap()),
         department: "Digital Services".into(),
         user_type: UserType::Officer,
         state: UserState::Active,

@@ -272,13 +272,20 @@ fn init_cluster(initdb: &Path, data: &Path, dir: &Path, as_root: bool) -> Result
     if out.status.success() {
         return Ok(());
     }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let hint = if as_root && stderr.contains("Permission denied") {
+        "\n(the server runs as user postgres, which must be able to reach the temp dir: \
+         set TMPDIR to a directory such as /tmp)"
+    } else {
+        ""
+    };
     Err(format!(
-        "{} -D {} failed ({}){}:\n{}\n{}",
+        "{} -D {} failed ({}){}:\n{}\n{}{hint}",
         initdb.display(),
         data.display(),
         out.status,
         if as_root { " as user postgres" } else { "" },
-        String::from_utf8_lossy(&out.stderr).trim(),
+        stderr.trim(),
         String::from_utf8_lossy(&out.stdout).trim()
     ))
 }

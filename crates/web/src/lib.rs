@@ -50,7 +50,9 @@ pub fn router(state: WebState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            // same-origin, not no-referrer: with no-referrer some browsers send `Origin: null` on
+            // our own form posts, which the CSRF check must then refuse.
+            HeaderValue::from_static("same-origin"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("permissions-policy"),

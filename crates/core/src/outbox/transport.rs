@@ -23,7 +23,7 @@ impl SmtpRelay {
     pub fn new(url: &str, from: &str) -> Result<Self, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| format!("invalid SMTP URL: {e}"))?
-            .timeout(Some(Duration::from_secs(20)))
+            .timeout(Some(Duration::from_secs(10)))
             .build();
         let from = from
             .parse::<Mailbox>()
@@ -66,7 +66,7 @@ pub struct SmsWebhook {
 impl SmsWebhook {
     pub fn new(url: &str) -> Result<Self, String> {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;

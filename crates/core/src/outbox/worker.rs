@@ -7,7 +7,7 @@ use super::Deliver;
 use crate::{App, CoreError};
 use std::sync::Arc;
 use std::time::Duration;
-use tessera_domain::outbox::{CLAIM_LEASE, Channel, DeliveryStatus, after_failure};
+use tessera_domain::outbox::{CLAIM_BATCH, CLAIM_LEASE, Channel, DeliveryStatus, after_failure};
 use tokio::sync::{Notify, watch};
 
 pub struct DeliveryWorker {
@@ -16,11 +16,25 @@ pub struct DeliveryWorker {
     sms: Option<Arc<dyn Deliver>>,
     wake: Arc<Notify>,
     poll_interval: Duration,
+    lease: time::Duration,
 }
 
 impl DeliveryWorker {
     pub fn new(app: App, email: Option<Arc<dyn Deliver>>, sms: Option<Arc<dyn Deliver>>) -> Self {
-        Self { app, email, sms, wake: Arc::new(Notify::new()), poll_interval: Duration::from_millis(500) }
+        Self {
+            app,
+            email,
+            sms,
+            wake: Arc::new(Notify::new()),
+            poll_interval: Duration::from_millis(500),
+            lease: CLAIM_LEASE,
+        }
+    }
+
+    /// How long claimed messages stay with this worker before another may retry them.
+    pub fn with_lease(mut self, lease: time::Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// Channels this worker can deliver; messages of other channels stay held.
@@ -48,7 +62,7 @@ impl DeliveryWorker {
         }
         let now = self.app.clock.now();
         let mut tx = self.app.db.begin().await?;
-        let batch = tx.claim_due_messages(&channels, now, now + CLAIM_LEASE, 16).await?;
+        let batch = tx.claim_due_messages(&channels, now, now + self.lease, CLAIM_BATCH).await?;
         tx.commit().await?;
 
         for message in &batch {

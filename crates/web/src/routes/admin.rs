@@ -3,15 +3,17 @@
 use super::page;
 use crate::WebState;
 use crate::error::WebError;
-use crate::extract::{Admin, user_context};
-use axum::extract::{Path, Query, State};
+use crate::extract::{Admin, ClientIp, user_context};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
 use minijinja::context;
 use serde::Deserialize;
-use tessera_core::admin::{list_outbox, outbox_message, overview};
+use tessera_core::admin::{list_outbox, outbox_message, overview, send_test_email};
+use tessera_core::CoreError;
+use tessera_domain::DomainError;
 use tessera_domain::outbox::OutboxMessage;
 use tessera_domain::OutboxMessageId;
 use time::OffsetDateTime;
@@ -20,6 +22,7 @@ pub fn router() -> Router<WebState> {
     Router::new()
         .route("/admin", get(home))
         .route("/admin/outbox", get(outbox))
+        .route("/admin/outbox/test", post(test_email))
         .route("/admin/outbox/{id}", get(message))
 }
 
@@ -77,19 +80,57 @@ async fn outbox(
         Some(s) => Some(s.parse::<OutboxMessageId>().map_err(|_| WebError::NotFound)?),
         None => None,
     };
+    outbox_page(&state, &admin, before, StatusCode::OK, "", "").await
+}
+
+async fn outbox_page(
+    state: &WebState,
+    admin: &Admin,
+    before: Option<OutboxMessageId>,
+    status: StatusCode,
+    test_to: &str,
+    test_error: &str,
+) -> Result<Response, WebError> {
     let messages = list_outbox(&state.app, &admin.cap, before, 100).await?;
     let messages: Vec<_> = messages.iter().map(message_context).collect();
     page(
-        &state,
-        StatusCode::OK,
+        state,
+        status,
         "outbox_list.html",
         context! {
             page_title => "Outbox",
             current_user => user_context(&admin.who),
             delivery_mode => state.settings.delivery_mode.clone(),
             messages,
+            test_to,
+            test_error,
         },
     )
+}
+
+#[derive(Deserialize)]
+struct TestEmail {
+    #[serde(default)]
+    to: String,
+}
+
+async fn test_email(
+    State(state): State<WebState>,
+    admin: Admin,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<TestEmail>,
+) -> Result<Response, WebError> {
+    match send_test_email(&state.app, &admin.cap, &f.to, ip).await {
+        Ok(id) => {
+            state.wake_outbox();
+            Ok(Redirect::to(&format!("/admin/outbox/{id}")).into_response())
+        }
+        Err(CoreError::Domain(DomainError::Invalid(errors))) => {
+            let message = errors.get("to").unwrap_or("Enter an email address.").to_owned();
+            outbox_page(&state, &admin, None, StatusCode::UNPROCESSABLE_ENTITY, &f.to, &message).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 async fn message(

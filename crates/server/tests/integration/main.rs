@@ -1,0 +1,11 @@
+//! Tessera's integration tests: real servers over HTTP, the real binary, both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod cli;
+mod config_errors;
+mod crash;
+mod migrate;
+mod portal;
+mod postgres_node;
