@@ -18,7 +18,9 @@ pub struct PlatformAdmin {
 
 impl PlatformAdmin {
     pub(crate) fn signed_in(user: UserId) -> Self {
-        Self { actor: Actor::User(user) }
+        Self {
+            actor: Actor::User(user),
+        }
     }
 
     /// The operator at `tessera admin`: whoever can read the configuration and reach the
@@ -98,8 +100,16 @@ pub async fn list_users(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<User>, CoreError> {
-    let after = after.map(Username::parse).transpose().map_err(|m| DomainError::field("after", m))?;
-    Ok(app.db.read().await?.list_users(after.as_ref(), limit.clamp(1, 1000)).await?)
+    let after = after
+        .map(Username::parse)
+        .transpose()
+        .map_err(|m| DomainError::field("after", m))?;
+    Ok(app
+        .db
+        .read()
+        .await?
+        .list_users(after.as_ref(), limit.clamp(1, 1000))
+        .await?)
 }
 
 /// Finds a user by username or by id.
@@ -121,7 +131,12 @@ pub async fn list_outbox(
     before: Option<OutboxMessageId>,
     limit: u32,
 ) -> Result<Vec<OutboxMessage>, CoreError> {
-    Ok(app.db.read().await?.list_outbox(before, limit.clamp(1, 1000)).await?)
+    Ok(app
+        .db
+        .read()
+        .await?
+        .list_outbox(before, limit.clamp(1, 1000))
+        .await?)
 }
 
 pub async fn outbox_message(

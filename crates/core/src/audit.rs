@@ -25,7 +25,9 @@ pub async fn verify_chain(app: &App, _: &PlatformAdmin) -> Result<Verification, 
             }
         }
     }
-    Ok(Verification::Intact { events: verifier.checked() })
+    Ok(Verification::Intact {
+        events: verifier.checked(),
+    })
 }
 
 pub async fn newest(
@@ -34,5 +36,10 @@ pub async fn newest(
     before: Option<i64>,
     limit: u32,
 ) -> Result<Vec<AuditRecord>, CoreError> {
-    Ok(app.db.read().await?.audit_newest(before, limit.clamp(1, 1000)).await?)
+    Ok(app
+        .db
+        .read()
+        .await?
+        .audit_newest(before, limit.clamp(1, 1000))
+        .await?)
 }

@@ -50,7 +50,11 @@ impl App {
     }
 
     /// Queues a message in the same transaction as the change that causes it.
-    pub async fn queue(&self, tx: &mut dyn Tx, message: NewMessage) -> Result<OutboxMessageId, CoreError> {
+    pub async fn queue(
+        &self,
+        tx: &mut dyn Tx,
+        message: NewMessage,
+    ) -> Result<OutboxMessageId, CoreError> {
         let now = self.clock.now();
         let id = OutboxMessageId::new_at(now, self.random.as_ref());
         let channel = message.channel;

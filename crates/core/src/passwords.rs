@@ -58,7 +58,11 @@ impl PasswordHasher {
         random.fill(&mut salt);
         let params = self.params.clone();
         let password = Zeroizing::new(password.as_bytes().to_vec());
-        let _permit = self.permits.acquire().await.map_err(|e| CoreError::Internal(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || hash_blocking(&params, &password, &salt))
             .await
             .map_err(|e| CoreError::Internal(format!("hashing task: {e}")))?
@@ -72,10 +76,16 @@ impl PasswordHasher {
             None => (self.dummy.as_ref().clone(), false),
         };
         let password = Zeroizing::new(password.as_bytes().to_vec());
-        let _permit = self.permits.acquire().await.map_err(|e| CoreError::Internal(e.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
         let ok = tokio::task::spawn_blocking(move || {
             // The stored hash carries its own parameters; any Argon2 instance verifies it.
-            Argon2::default().verify_password(&password, hash.as_str()).is_ok()
+            Argon2::default()
+                .verify_password(&password, hash.as_str())
+                .is_ok()
         })
         .await
         .map_err(|e| CoreError::Internal(format!("hashing task: {e}")))?;
@@ -102,8 +112,16 @@ mod tests {
         let h = PasswordHasher::for_tests(&r).unwrap();
         let stored = h.hash("correct horse battery", &r).await.unwrap();
         assert!(stored.starts_with("$argon2id$"));
-        assert!(h.verify("correct horse battery", Some(&stored)).await.unwrap());
-        assert!(!h.verify("wrong horse battery", Some(&stored)).await.unwrap());
+        assert!(
+            h.verify("correct horse battery", Some(&stored))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !h.verify("wrong horse battery", Some(&stored))
+                .await
+                .unwrap()
+        );
         assert!(!h.verify("anything", None).await.unwrap());
     }
 
@@ -112,6 +130,9 @@ mod tests {
         let r = SeededRandom::new(2);
         let h = PasswordHasher::new(&r).unwrap();
         let stored = h.hash("correct horse battery", &r).await.unwrap();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
     }
 }

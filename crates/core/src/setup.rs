@@ -34,14 +34,18 @@ pub async fn issue_setup_link(app: &App) -> Result<Option<String>, CoreError> {
         return Ok(None);
     }
     let secret = BearerSecret::generate(app.random.as_ref());
-    tx.insert_setup_link(&secret.hash(), now, now + SETUP_LINK_LIFETIME).await?;
+    tx.insert_setup_link(&secret.hash(), now, now + SETUP_LINK_LIFETIME)
+        .await?;
     app.audit(
         tx.as_mut(),
         AuditEvent::new(now, &Actor::System, "setup.link_issued", Outcome::Success),
     )
     .await?;
     tx.commit().await?;
-    Ok(Some(app.settings.link(&format!("/setup?token={}", secret.expose()))))
+    Ok(Some(
+        app.settings
+            .link(&format!("/setup?token={}", secret.expose())),
+    ))
 }
 
 /// Whether a presented setup token may still be used.
@@ -50,7 +54,10 @@ pub async fn setup_link_is_valid(app: &App, token: &str) -> Result<bool, CoreErr
         return Ok(false);
     }
     let mut r = app.db.read().await?;
-    Ok(r.setup_link_is_valid(&SecretHash::of(token), app.clock.now()).await?)
+    Ok(
+        r.setup_link_is_valid(&SecretHash::of(token), app.clock.now())
+            .await?,
+    )
 }
 
 struct ValidAdmin {
@@ -64,15 +71,26 @@ struct ValidAdmin {
 fn validate(form: &AdminForm, mobile_required: bool) -> Result<ValidAdmin, DomainError> {
     let mut errors = FieldErrors::new();
     let username = errors.check("username", Username::parse(&form.username));
-    let given_name = errors.check("given_name", parse_person_name(&form.given_name, "first name"));
-    let family_name = errors.check("family_name", parse_person_name(&form.family_name, "last name"));
+    let given_name = errors.check(
+        "given_name",
+        parse_person_name(&form.given_name, "first name"),
+    );
+    let family_name = errors.check(
+        "family_name",
+        parse_person_name(&form.family_name, "last name"),
+    );
     let email = errors.check("email", EmailAddress::parse(&form.email));
     let mobile = if form.mobile.trim().is_empty() && !mobile_required {
         Some(None)
     } else {
-        errors.check("mobile", MobileNumber::parse(&form.mobile)).map(Some)
+        errors
+            .check("mobile", MobileNumber::parse(&form.mobile))
+            .map(Some)
     };
-    errors.check("password", check_new_password(&form.password, username.as_ref()));
+    errors.check(
+        "password",
+        check_new_password(&form.password, username.as_ref()),
+    );
     if errors.get("password").is_none() && form.password != form.password_confirm {
         errors.add("password_confirm", "The passwords do not match.");
     }
@@ -80,7 +98,13 @@ fn validate(form: &AdminForm, mobile_required: bool) -> Result<ValidAdmin, Domai
         (Some(username), Some(given_name), Some(family_name), Some(email), Some(mobile))
             if errors.is_empty() =>
         {
-            Ok(ValidAdmin { username, given_name, family_name, email, mobile })
+            Ok(ValidAdmin {
+                username,
+                given_name,
+                family_name,
+                email,
+                mobile,
+            })
         }
         _ => Err(DomainError::Invalid(errors)),
     }
@@ -98,15 +122,29 @@ pub async fn complete_setup(
         return Err(DomainError::NoLongerValid("setup link").into());
     }
     let valid = validate(form, true)?;
-    let hash = app.passwords.hash(&form.password, app.random.as_ref()).await?;
-    create_admin(app, valid, hash, Some(SecretHash::of(token)), Actor::Anonymous, source_ip).await
+    let hash = app
+        .passwords
+        .hash(&form.password, app.random.as_ref())
+        .await?;
+    create_admin(
+        app,
+        valid,
+        hash,
+        Some(SecretHash::of(token)),
+        Actor::Anonymous,
+        source_ip,
+    )
+    .await
 }
 
 /// `tessera admin bootstrap`: the same, for scripts, without a link. Refused once any
 /// platform administrator exists.
 pub async fn bootstrap_admin(app: &App, form: &AdminForm) -> Result<User, CoreError> {
     let valid = validate(form, false)?;
-    let hash = app.passwords.hash(&form.password, app.random.as_ref()).await?;
+    let hash = app
+        .passwords
+        .hash(&form.password, app.random.as_ref())
+        .await?;
     create_admin(app, valid, hash, None, Actor::Cli, None).await
 }
 
@@ -147,10 +185,9 @@ async fn create_admin(
         updated_at: now,
     };
     tx.insert_user(&user).await.map_err(|e| match e {
-        tessera_store::StoreError::Duplicate { .. } => CoreError::Domain(DomainError::field(
-            "username",
-            "This username is taken.",
-        )),
+        tessera_store::StoreError::Duplicate { .. } => {
+            CoreError::Domain(DomainError::field("username", "This username is taken."))
+        }
         other => other.into(),
     })?;
     tx.revoke_setup_links(now).await?;

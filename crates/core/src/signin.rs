@@ -3,11 +3,11 @@
 
 use crate::admin::PlatformAdmin;
 use crate::{App, CoreError};
+use tessera_domain::DomainError;
 use tessera_domain::audit::{Actor, AuditEvent, Outcome};
 use tessera_domain::secret::{BearerSecret, SecretHash};
 use tessera_domain::session::PortalSession;
 use tessera_domain::user::{User, Username};
-use tessera_domain::DomainError;
 
 /// A browser's proven identity for this request.
 #[derive(Clone, Debug)]
@@ -45,8 +45,9 @@ pub async fn sign_in(
         Some(u) if password_ok && u.state.may_sign_in() => u,
         other => {
             let mut tx = app.db.begin().await?;
-            let mut event = AuditEvent::new(now, &Actor::Anonymous, "signin.password", Outcome::Failure)
-                .source_ip(source_ip);
+            let mut event =
+                AuditEvent::new(now, &Actor::Anonymous, "signin.password", Outcome::Failure)
+                    .source_ip(source_ip);
             if let Some(u) = &other {
                 event = event.target(format!("user:{}", u.id));
             }
@@ -61,9 +62,14 @@ pub async fn sign_in(
     tx.insert_session(&session).await?;
     app.audit(
         tx.as_mut(),
-        AuditEvent::new(now, &Actor::User(user.id), "signin.password", Outcome::Success)
-            .target(format!("user:{}", user.id))
-            .source_ip(source_ip),
+        AuditEvent::new(
+            now,
+            &Actor::User(user.id),
+            "signin.password",
+            Outcome::Success,
+        )
+        .target(format!("user:{}", user.id))
+        .source_ip(source_ip),
     )
     .await?;
     tx.commit().await?;
@@ -98,7 +104,11 @@ pub async fn resolve_session(app: &App, cookie: &str) -> Result<Option<SignedIn>
     Ok(Some(SignedIn { user, session }))
 }
 
-pub async fn sign_out(app: &App, who: &SignedIn, source_ip: Option<String>) -> Result<(), CoreError> {
+pub async fn sign_out(
+    app: &App,
+    who: &SignedIn,
+    source_ip: Option<String>,
+) -> Result<(), CoreError> {
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     tx.delete_session(&who.session.token_hash).await?;

@@ -202,10 +202,20 @@ mod tests {
         let mut prev = GENESIS;
         (1..=n)
             .map(|seq| {
-                let event = AuditEvent::new(from_unix(1000 + seq), &Actor::Cli, "tenant.create", Outcome::Success)
-                    .target(format!("tenant:{seq}"));
+                let event = AuditEvent::new(
+                    from_unix(1000 + seq),
+                    &Actor::Cli,
+                    "tenant.create",
+                    Outcome::Success,
+                )
+                .target(format!("tenant:{seq}"));
                 let hash = chain_hash(&prev, seq, &event);
-                let r = AuditRecord { seq, event, prev_hash: prev, hash };
+                let r = AuditRecord {
+                    seq,
+                    event,
+                    prev_hash: prev,
+                    hash,
+                };
                 prev = hash;
                 r
             })
@@ -236,7 +246,13 @@ mod tests {
     fn a_removed_row_is_named() {
         let mut c = chain(5);
         c.remove(1);
-        assert_eq!(verify(&c), Err(ChainBreak::Broken { seq: 3, expected_seq: 2 }));
+        assert_eq!(
+            verify(&c),
+            Err(ChainBreak::Broken {
+                seq: 3,
+                expected_seq: 2
+            })
+        );
     }
 
     #[test]

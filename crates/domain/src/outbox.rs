@@ -68,7 +68,11 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
-    pub fn email(to: impl Into<String>, subject: impl Into<String>, body: impl Into<String>) -> Self {
+    pub fn email(
+        to: impl Into<String>,
+        subject: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Self {
         Self {
             channel: Channel::Email,
             recipient: to.into(),

@@ -49,7 +49,12 @@ mod tests {
     #[test]
     fn sessions_end_when_idle_or_old() {
         let t0 = from_unix(1_000_000);
-        let mut s = PortalSession::new(SecretHash([0; 32]), UserId::from_uuid(uuid::Uuid::nil()), t0, None);
+        let mut s = PortalSession::new(
+            SecretHash([0; 32]),
+            UserId::from_uuid(uuid::Uuid::nil()),
+            t0,
+            None,
+        );
         assert!(s.is_live(t0 + Duration::hours(7)));
         assert!(!s.is_live(t0 + Duration::hours(9)));
         s.last_seen_at = t0 + Duration::hours(20);

@@ -114,9 +114,9 @@ impl MobileNumber {
         if compact.is_empty() {
             return Err("Enter a mobile number.".into());
         }
-        let digits = compact.strip_prefix('+').ok_or_else(|| {
-            "Start with + and the country code, e.g. +6591234567.".to_string()
-        })?;
+        let digits = compact
+            .strip_prefix('+')
+            .ok_or_else(|| "Start with + and the country code, e.g. +6591234567.".to_string())?;
         let valid = (8..=15).contains(&digits.len())
             && digits.chars().all(|c| c.is_ascii_digit())
             && !digits.starts_with('0');
@@ -154,7 +154,9 @@ pub fn parse_person_name(input: &str, what: &str) -> Result<String, String> {
         return Err(format!("Your {what} can have at most 100 characters."));
     }
     if name.chars().any(char::is_control) {
-        return Err(format!("Your {what} contains characters that are not allowed."));
+        return Err(format!(
+            "Your {what} contains characters that are not allowed."
+        ));
     }
     Ok(name.to_owned())
 }
@@ -269,10 +271,17 @@ mod tests {
 
     #[test]
     fn usernames_follow_the_rules() {
-        assert_eq!(Username::parse(" Ada.L-1_ ").map(|u| u.0), Ok("ada.l-1_".into()));
+        assert_eq!(
+            Username::parse(" Ada.L-1_ ").map(|u| u.0),
+            Ok("ada.l-1_".into())
+        );
         assert!(Username::parse("ab").is_err());
         assert!(Username::parse(&"a".repeat(33)).is_err());
-        assert!(Username::parse("ada@agency.gov.sg").unwrap_err().contains("email"));
+        assert!(
+            Username::parse("ada@agency.gov.sg")
+                .unwrap_err()
+                .contains("email")
+        );
         assert!(Username::parse("ada lovelace").is_err());
         assert!(Username::parse("adä").is_err());
     }

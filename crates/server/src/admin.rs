@@ -1,6 +1,8 @@
 //! `tessera admin …`: the operator's commands, each with text or `--json` output.
 
-use crate::cli::{AdminArgs, AdminCommand, AuditCommand, OutboxCommand, TenantCommand, UserCommand};
+use crate::cli::{
+    AdminArgs, AdminCommand, AuditCommand, OutboxCommand, TenantCommand, UserCommand,
+};
 use crate::config::Settings;
 use crate::runtime::{build_app, init_logging, open_database, require_current_schema};
 use serde_json::json;
@@ -9,8 +11,8 @@ use tessera_core::admin::{self, PlatformAdmin};
 use tessera_core::audit::{self as audit_flow, Verification};
 use tessera_core::setup::{AdminForm, bootstrap_admin};
 use tessera_core::{App, CoreError};
-use tessera_domain::audit::ChainBreak;
 use tessera_domain::DomainError;
+use tessera_domain::audit::ChainBreak;
 use zeroize::Zeroizing;
 
 pub async fn run(settings: Settings, args: AdminArgs) -> Result<(), String> {
@@ -25,22 +27,34 @@ pub async fn run(settings: Settings, args: AdminArgs) -> Result<(), String> {
 
 fn explain(e: CoreError) -> String {
     match e {
-        CoreError::Domain(DomainError::Invalid(errors)) => {
-            errors.iter().map(|(f, m)| format!("--{}: {m}", f.replace('_', "-"))).collect::<Vec<_>>().join("; ")
-        }
+        CoreError::Domain(DomainError::Invalid(errors)) => errors
+            .iter()
+            .map(|(f, m)| format!("--{}: {m}", f.replace('_', "-")))
+            .collect::<Vec<_>>()
+            .join("; "),
         other => other.to_string(),
     }
 }
 
 fn print_json(value: &serde_json::Value) -> Result<(), String> {
-    println!("{}", serde_json::to_string_pretty(value).map_err(|e| e.to_string())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).map_err(|e| e.to_string())?
+    );
     Ok(())
 }
 
 async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(), String> {
     let cap = PlatformAdmin::operator_at_cli();
     match command {
-        AdminCommand::Bootstrap { username, email, given_name, family_name, mobile, password_stdin: _ } => {
+        AdminCommand::Bootstrap {
+            username,
+            email,
+            given_name,
+            family_name,
+            mobile,
+            password_stdin: _,
+        } => {
             let mut password = Zeroizing::new(String::new());
             std::io::stdin()
                 .read_to_string(&mut password)
@@ -59,12 +73,17 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             if as_json {
                 print_json(&json!({ "id": user.id, "username": user.username }))
             } else {
-                println!("created platform administrator {} ({})", user.username, user.id);
+                println!(
+                    "created platform administrator {} ({})",
+                    user.username, user.id
+                );
                 Ok(())
             }
         }
         AdminCommand::Tenant(TenantCommand::Create { slug, name }) => {
-            let tenant = admin::create_tenant(app, &cap, &slug, &name).await.map_err(explain)?;
+            let tenant = admin::create_tenant(app, &cap, &slug, &name)
+                .await
+                .map_err(explain)?;
             if as_json {
                 print_json(&json!(tenant))
             } else {
@@ -77,18 +96,23 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             if as_json {
                 return print_json(&json!(tenants));
             }
-            println!("{:<24} {:<40} {}", "SLUG", "NAME", "ID");
+            println!("{:<24} {:<40} ID", "SLUG", "NAME");
             for t in tenants {
                 println!("{:<24} {:<40} {}", t.slug, t.display_name, t.id);
             }
             Ok(())
         }
         AdminCommand::User(UserCommand::List { after, limit }) => {
-            let users = admin::list_users(app, &cap, after.as_deref(), limit).await.map_err(explain)?;
+            let users = admin::list_users(app, &cap, after.as_deref(), limit)
+                .await
+                .map_err(explain)?;
             if as_json {
                 return print_json(&json!(users));
             }
-            println!("{:<24} {:<11} {:<8} {:<6} {}", "USERNAME", "STATE", "TYPE", "ADMIN", "EMAIL");
+            println!(
+                "{:<24} {:<11} {:<8} {:<6} EMAIL",
+                "USERNAME", "STATE", "TYPE", "ADMIN"
+            );
             for u in users {
                 println!(
                     "{:<24} {:<11} {:<8} {:<6} {}",
@@ -110,7 +134,10 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             println!("username:   {}", u.username);
             println!("name:       {}", u.display_name());
             println!("email:      {}", u.email);
-            println!("mobile:     {}", u.mobile.as_ref().map(|m| m.as_str()).unwrap_or("-"));
+            println!(
+                "mobile:     {}",
+                u.mobile.as_ref().map(|m| m.as_str()).unwrap_or("-")
+            );
             println!("department: {}", u.department);
             println!("type:       {}", u.user_type.as_str());
             println!("state:      {}", u.state.as_str());
@@ -118,7 +145,9 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             Ok(())
         }
         AdminCommand::Audit(AuditCommand::List { limit, before }) => {
-            let records = audit_flow::newest(app, &cap, before, limit).await.map_err(explain)?;
+            let records = audit_flow::newest(app, &cap, before, limit)
+                .await
+                .map_err(explain)?;
             if as_json {
                 return print_json(&json!(records));
             }
@@ -147,10 +176,14 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
                 }
                 Verification::Broken(b) => {
                     let (seq, what) = match b {
-                        ChainBreak::Altered { seq } => (seq, "was altered after it was written".to_owned()),
+                        ChainBreak::Altered { seq } => {
+                            (seq, "was altered after it was written".to_owned())
+                        }
                         ChainBreak::Broken { seq, expected_seq } => (
                             seq,
-                            format!("does not follow the row before it (expected row {expected_seq}): a row was removed or inserted"),
+                            format!(
+                                "does not follow the row before it (expected row {expected_seq}): a row was removed or inserted"
+                            ),
                         ),
                     };
                     if as_json {
@@ -161,7 +194,9 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             }
         }
         AdminCommand::Outbox(OutboxCommand::Test { to }) => {
-            let id = admin::send_test_email(app, &cap, &to, None).await.map_err(explain)?;
+            let id = admin::send_test_email(app, &cap, &to, None)
+                .await
+                .map_err(explain)?;
             if as_json {
                 print_json(&json!({ "id": id }))
             } else {
@@ -170,7 +205,9 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             }
         }
         AdminCommand::Outbox(OutboxCommand::List { limit }) => {
-            let messages = admin::list_outbox(app, &cap, None, limit).await.map_err(explain)?;
+            let messages = admin::list_outbox(app, &cap, None, limit)
+                .await
+                .map_err(explain)?;
             if as_json {
                 return print_json(&json!(messages));
             }

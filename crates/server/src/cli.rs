@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "tessera", version, about = "Tessera: OpenID Connect provider and identity portal")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: OpenID Connect provider and identity portal"
+)]
 pub struct Cli {
     /// TOML configuration file; `TESSERA_*` environment variables override it.
     #[arg(long, global = true, value_name = "FILE")]
@@ -153,10 +157,17 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(args) => serve::run(settings, args).await,
         Command::Migrate => {
-            runtime::init_logging(&settings.config.log_format, &settings.config.log_level, false);
+            runtime::init_logging(
+                &settings.config.log_format,
+                &settings.config.log_level,
+                false,
+            );
             let db = runtime::open_database(&settings).await?;
             let status = db.migrate().await.map_err(|e| format!("migrate: {e}"))?;
-            println!("database schema is at version {} (current)", status.database_version);
+            println!(
+                "database schema is at version {} (current)",
+                status.database_version
+            );
             db.close().await;
             Ok(())
         }

@@ -2,8 +2,8 @@
 //! Every error names the setting the way the operator wrote it (`TESSERA_LISTEN`, or
 //! `listen` in the file), in one line.
 
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -96,7 +96,10 @@ pub fn load(file: Option<&Path>) -> Result<Settings, String> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(file) = file {
         if !file.is_file() {
-            return Err(format!("configuration file {} does not exist", file.display()));
+            return Err(format!(
+                "configuration file {} does not exist",
+                file.display()
+            ));
         }
         figment = figment.merge(Toml::file_exact(file));
     }
@@ -106,7 +109,10 @@ pub fn load(file: Option<&Path>) -> Result<Settings, String> {
 }
 
 fn describe(figment: &Figment, e: figment::Error) -> String {
-    let e = e.into_iter().next().unwrap_or_else(|| figment::Error::from("unknown error".to_string()));
+    let e = e
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| figment::Error::from("unknown error".to_string()));
     match &e.kind {
         figment::error::Kind::UnknownField(field, _) => {
             let place = e
@@ -115,11 +121,17 @@ fn describe(figment: &Figment, e: figment::Error) -> String {
                 .and_then(|md| md.source.as_ref())
                 .map(|s| format!(" in {s}"))
                 .unwrap_or_default();
-            format!("unknown setting `{field}`{place}; see tessera.example.toml for the settings there are")
+            format!(
+                "unknown setting `{field}`{place}; see tessera.example.toml for the settings there are"
+            )
         }
         kind => {
             let key = e.path.join(".");
-            let name = if key.is_empty() { "configuration".to_owned() } else { origin(figment, &key) };
+            let name = if key.is_empty() {
+                "configuration".to_owned()
+            } else {
+                origin(figment, &key)
+            };
             format!("{name}: {kind}")
         }
     }
@@ -128,8 +140,12 @@ fn describe(figment: &Figment, e: figment::Error) -> String {
 fn validate(config: Config, figment: Figment) -> Result<Settings, String> {
     let bad = |key: &str, why: String| format!("{}: {why}", origin(&figment, key));
 
-    let issuer = url::Url::parse(&config.issuer)
-        .map_err(|e| bad("issuer", format!("not a valid URL ({e}): {:?}", config.issuer)))?;
+    let issuer = url::Url::parse(&config.issuer).map_err(|e| {
+        bad(
+            "issuer",
+            format!("not a valid URL ({e}): {:?}", config.issuer),
+        )
+    })?;
     if !matches!(issuer.scheme(), "http" | "https")
         || issuer.host_str().is_none()
         || issuer.query().is_some()
@@ -137,11 +153,20 @@ fn validate(config: Config, figment: Figment) -> Result<Settings, String> {
     {
         return Err(bad(
             "issuer",
-            format!("must be an http(s) URL without query or fragment, e.g. https://id.example.gov.sg; got {:?}", config.issuer),
+            format!(
+                "must be an http(s) URL without query or fragment, e.g. https://id.example.gov.sg; got {:?}",
+                config.issuer
+            ),
         ));
     }
     let listen: SocketAddr = config.listen.parse().map_err(|_| {
-        bad("listen", format!("must be an address and port such as 127.0.0.1:8080 or 0.0.0.0:8080; got {:?}", config.listen))
+        bad(
+            "listen",
+            format!(
+                "must be an address and port such as 127.0.0.1:8080 or 0.0.0.0:8080; got {:?}",
+                config.listen
+            ),
+        )
     })?;
     let db = &config.database_url;
     let db_ok = if db.starts_with("sqlite:") {
@@ -158,29 +183,57 @@ fn validate(config: Config, figment: Figment) -> Result<Settings, String> {
         ));
     }
     if let Some(smtp) = &config.smtp_url {
-        let ok = url::Url::parse(smtp).is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some());
+        let ok = url::Url::parse(smtp)
+            .is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some());
         if !ok {
-            return Err(bad("smtp_url", format!("must be smtp://HOST:PORT or smtps://HOST:PORT; got {:?}", redact_url(smtp))));
+            return Err(bad(
+                "smtp_url",
+                format!(
+                    "must be smtp://HOST:PORT or smtps://HOST:PORT; got {:?}",
+                    redact_url(smtp)
+                ),
+            ));
         }
     }
     if let Some(sms) = &config.sms_webhook_url {
-        let ok = url::Url::parse(sms).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        let ok = url::Url::parse(sms)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
         if !ok {
-            return Err(bad("sms_webhook_url", format!("must be an http(s) URL; got {:?}", redact_url(sms))));
+            return Err(bad(
+                "sms_webhook_url",
+                format!("must be an http(s) URL; got {:?}", redact_url(sms)),
+            ));
         }
     }
     if !matches!(config.log_format.as_str(), "text" | "json") {
-        return Err(bad("log_format", format!("must be text or json; got {:?}", config.log_format)));
+        return Err(bad(
+            "log_format",
+            format!("must be text or json; got {:?}", config.log_format),
+        ));
     }
     if !(5..=3600).contains(&config.outbox_lease_seconds) {
-        return Err(bad("outbox_lease_seconds", format!("must be between 5 and 3600; got {}", config.outbox_lease_seconds)));
+        return Err(bad(
+            "outbox_lease_seconds",
+            format!(
+                "must be between 5 and 3600; got {}",
+                config.outbox_lease_seconds
+            ),
+        ));
     }
     if let Some(dir) = &config.templates_dir
         && !dir.is_dir()
     {
-        return Err(bad("templates_dir", format!("{} is not a folder", dir.display())));
+        return Err(bad(
+            "templates_dir",
+            format!("{} is not a folder", dir.display()),
+        ));
     }
-    Ok(Settings { config, listen, issuer, figment })
+    Ok(Settings {
+        config,
+        listen,
+        issuer,
+        figment,
+    })
 }
 
 /// A URL fit for logs: any password removed.
@@ -203,7 +256,13 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_logs() {
-        assert_eq!(redact_url("postgres://tessera:s3cret@db:5432/t"), "postgres://tessera:***@db:5432/t");
-        assert_eq!(redact_url("sqlite://./tessera-data/tessera.db"), "sqlite://./tessera-data/tessera.db");
+        assert_eq!(
+            redact_url("postgres://tessera:s3cret@db:5432/t"),
+            "postgres://tessera:***@db:5432/t"
+        );
+        assert_eq!(
+            redact_url("sqlite://./tessera-data/tessera.db"),
+            "sqlite://./tessera-data/tessera.db"
+        );
     }
 }

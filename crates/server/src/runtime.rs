@@ -11,7 +11,9 @@ use tessera_store_sqlite::SqliteDatabase;
 pub fn init_logging(format: &str, level: &str, ansi: bool) {
     let filter = tracing_subscriber::EnvFilter::try_new(format!("{level},sqlx=warn,hyper=warn"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().flatten_event(true).try_init()
     } else {
@@ -24,9 +26,13 @@ pub fn init_logging(format: &str, level: &str, ansi: bool) {
 pub async fn open_database(settings: &Settings) -> Result<Arc<dyn Database>, String> {
     let url = &settings.config.database_url;
     let opened: Result<Arc<dyn Database>, _> = if url.starts_with("sqlite:") {
-        SqliteDatabase::connect(url).await.map(|d| Arc::new(d) as Arc<dyn Database>)
+        SqliteDatabase::connect(url)
+            .await
+            .map(|d| Arc::new(d) as Arc<dyn Database>)
     } else {
-        PostgresDatabase::connect(url).await.map(|d| Arc::new(d) as Arc<dyn Database>)
+        PostgresDatabase::connect(url)
+            .await
+            .map(|d| Arc::new(d) as Arc<dyn Database>)
     };
     opened.map_err(|e| {
         format!(
@@ -45,7 +51,9 @@ pub fn build_app(settings: &Settings, db: Arc<dyn Database>) -> Result<App, Stri
         clock: Arc::new(SystemClock),
         random,
         passwords,
-        settings: Arc::new(CoreSettings { issuer: settings.issuer.as_str().trim_end_matches('/').to_owned() }),
+        settings: Arc::new(CoreSettings {
+            issuer: settings.issuer.as_str().trim_end_matches('/').to_owned(),
+        }),
     })
 }
 

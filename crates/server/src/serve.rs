@@ -9,15 +9,22 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tessera_core::App;
 use tessera_core::outbox::{Deliver, DeliveryWorker, SmsWebhook, SmtpRelay};
 use tessera_core::setup::issue_setup_link;
-use tessera_core::App;
 use tessera_web::{Templates, WebSettings, WebState};
 use tokio::sync::watch;
 
 pub async fn run(settings: Settings, args: ServeArgs) -> Result<(), String> {
-    let format = args.log_format.clone().unwrap_or_else(|| settings.config.log_format.clone());
-    init_logging(&format, &settings.config.log_level, std::io::stderr().is_terminal());
+    let format = args
+        .log_format
+        .clone()
+        .unwrap_or_else(|| settings.config.log_format.clone());
+    init_logging(
+        &format,
+        &settings.config.log_level,
+        std::io::stderr().is_terminal(),
+    );
 
     let db = open_database(&settings).await?;
     if args.no_migrate {
@@ -31,22 +38,31 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<(), String> {
 
     let email = match &settings.config.smtp_url {
         Some(url) => Some(Arc::new(
-            SmtpRelay::new(url, &settings.config.smtp_from).map_err(|e| format!("{}: {e}", settings.origin("smtp_url")))?,
+            SmtpRelay::new(url, &settings.config.smtp_from)
+                .map_err(|e| format!("{}: {e}", settings.origin("smtp_url")))?,
         ) as Arc<dyn Deliver>),
         None => None,
     };
     let sms = match &settings.config.sms_webhook_url {
         Some(url) => Some(Arc::new(
-            SmsWebhook::new(url).map_err(|e| format!("{}: {e}", settings.origin("sms_webhook_url")))?,
+            SmsWebhook::new(url)
+                .map_err(|e| format!("{}: {e}", settings.origin("sms_webhook_url")))?,
         ) as Arc<dyn Deliver>),
         None => None,
     };
-    let worker = DeliveryWorker::new(app.clone(), email, sms)
-        .with_lease(time::Duration::seconds(i64::from(settings.config.outbox_lease_seconds)));
+    let worker = DeliveryWorker::new(app.clone(), email, sms).with_lease(time::Duration::seconds(
+        i64::from(settings.config.outbox_lease_seconds),
+    ));
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .map_err(|e| format!("{}: cannot listen on {}: {e}", settings.origin("listen"), settings.listen))?;
+        .map_err(|e| {
+            format!(
+                "{}: cannot listen on {}: {e}",
+                settings.origin("listen"),
+                settings.listen
+            )
+        })?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
 
     let state = WebState::new(
@@ -70,7 +86,9 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<(), String> {
     );
     match issue_setup_link(&app).await {
         Ok(Some(link)) => {
-            println!("\nNo platform administrator exists yet. Open this one-time link within an hour to create one:\n\n    {link}\n");
+            println!(
+                "\nNo platform administrator exists yet. Open this one-time link within an hour to create one:\n\n    {link}\n"
+            );
             tracing::info!("setup link printed on standard output (valid for 1 hour, works once)");
         }
         Ok(None) => {}
@@ -81,9 +99,12 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<(), String> {
     let worker_task = tokio::spawn(worker.run(stopped.clone()));
     let janitor_task = tokio::spawn(janitor(app.clone(), stopped.clone()));
 
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
         let _ = worker_task.await;
@@ -122,8 +143,12 @@ async fn janitor(app: App, mut stopped: watch::Receiver<bool>) {
             Ok(mut tx) => {
                 let removed = tx.delete_sessions_expired_before(cutoff).await;
                 match (removed, tx.commit().await) {
-                    (Ok(n), Ok(())) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
-                    (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "session clean-up failed"),
+                    (Ok(n), Ok(())) if n > 0 => {
+                        tracing::info!(removed = n, "expired sessions removed")
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::warn!(error = %e, "session clean-up failed")
+                    }
                     _ => {}
                 }
             }

@@ -20,7 +20,9 @@ pub fn map_err(err: sqlx::Error, unique_field: Option<&'static str>) -> StoreErr
         // PostgreSQL: connection exceptions (class 08) and an administrator or crash
         // shutting the server down (57P01–57P03) mean "try again later", not a bug.
         sqlx::Error::Database(db)
-            if db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")) =>
+            if db.code().is_some_and(|c| {
+                c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+            }) =>
         {
             StoreError::Unavailable(err.to_string())
         }

@@ -62,7 +62,10 @@ impl SqliteDatabase {
 }
 
 fn unavailable(file: &Path, e: sqlx::Error) -> StoreError {
-    StoreError::Unavailable(format!("cannot open SQLite database {}: {e}", file.display()))
+    StoreError::Unavailable(format!(
+        "cannot open SQLite database {}: {e}",
+        file.display()
+    ))
 }
 
 /// A connection in a write transaction, or a plain read-only one.
@@ -133,7 +136,10 @@ impl Database for SqliteDatabase {
         if before.database_version > before.binary_version {
             return Err(newer_schema(&before));
         }
-        MIGRATOR.run(&self.writer).await.map_err(|e| StoreError::Schema(e.to_string()))?;
+        MIGRATOR
+            .run(&self.writer)
+            .await
+            .map_err(|e| StoreError::Schema(e.to_string()))?;
         self.schema_status().await
     }
 

@@ -47,13 +47,17 @@ impl UserStore for SqliteTx {
     }
 
     async fn user_by_id(&mut self, id: UserId) -> Result<Option<User>, StoreError> {
-        sqlx::query_as::<_, UserRow>(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"))
-            .bind(id.as_uuid())
-            .fetch_optional(self.handle.conn())
-            .await
-            .map_err(db_err)?
-            .map(User::try_from)
-            .transpose()
+        sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ?"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(User::try_from)
+        .transpose()
     }
 
     async fn user_by_username(&mut self, username: &Username) -> Result<Option<User>, StoreError> {
@@ -225,13 +229,15 @@ impl SetupLinkStore for SqliteTx {
         created_at: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO setup_links (token_hash, created_at, expires_at) VALUES (?, ?, ?)")
-            .bind(token.as_bytes().to_vec())
-            .bind(to_unix(created_at))
-            .bind(to_unix(expires_at))
-            .execute(self.handle.conn())
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO setup_links (token_hash, created_at, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(token.as_bytes().to_vec())
+        .bind(to_unix(created_at))
+        .bind(to_unix(expires_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
@@ -451,13 +457,17 @@ impl OutboxStore for SqliteTx {
         &mut self,
         id: OutboxMessageId,
     ) -> Result<Option<OutboxMessage>, StoreError> {
-        sqlx::query_as::<_, OutboxRow>(concat!("SELECT ", outbox_columns!(), " FROM outbox WHERE id = ?"))
-            .bind(id.as_uuid())
-            .fetch_optional(self.handle.conn())
-            .await
-            .map_err(db_err)?
-            .map(OutboxMessage::try_from)
-            .transpose()
+        sqlx::query_as::<_, OutboxRow>(concat!(
+            "SELECT ",
+            outbox_columns!(),
+            " FROM outbox WHERE id = ?"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(OutboxMessage::try_from)
+        .transpose()
     }
 
     async fn list_outbox(
@@ -466,23 +476,27 @@ impl OutboxStore for SqliteTx {
         limit: u32,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let rows = match before {
-            Some(before) => sqlx::query_as::<_, OutboxRow>(concat!(
-                "SELECT ",
-                outbox_columns!(),
-                " FROM outbox WHERE id < ? ORDER BY id DESC LIMIT ?"
-            ))
-            .bind(before.as_uuid())
-            .bind(i64::from(limit))
-            .fetch_all(self.handle.conn())
-            .await,
-            None => sqlx::query_as::<_, OutboxRow>(concat!(
-                "SELECT ",
-                outbox_columns!(),
-                " FROM outbox ORDER BY id DESC LIMIT ?"
-            ))
-            .bind(i64::from(limit))
-            .fetch_all(self.handle.conn())
-            .await,
+            Some(before) => {
+                sqlx::query_as::<_, OutboxRow>(concat!(
+                    "SELECT ",
+                    outbox_columns!(),
+                    " FROM outbox WHERE id < ? ORDER BY id DESC LIMIT ?"
+                ))
+                .bind(before.as_uuid())
+                .bind(i64::from(limit))
+                .fetch_all(self.handle.conn())
+                .await
+            }
+            None => {
+                sqlx::query_as::<_, OutboxRow>(concat!(
+                    "SELECT ",
+                    outbox_columns!(),
+                    " FROM outbox ORDER BY id DESC LIMIT ?"
+                ))
+                .bind(i64::from(limit))
+                .fetch_all(self.handle.conn())
+                .await
+            }
         }
         .map_err(db_err)?;
         convert_all(rows)

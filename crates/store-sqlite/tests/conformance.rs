@@ -1,5 +1,7 @@
 //! The store conformance suite on SQLite, plus SQLite-only schema checks.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use tessera_store::Database;
 use tessera_store::conformance::TestDatabase;
@@ -10,7 +12,10 @@ async fn fresh() -> TestDatabase {
     let url = format!("sqlite://{}/nested/tessera.db", dir.path().display());
     let db = SqliteDatabase::connect(&url).await.expect("connect");
     db.migrate().await.expect("migrate");
-    TestDatabase { db: Arc::new(db), guard: Box::new(dir) }
+    TestDatabase {
+        db: Arc::new(db),
+        guard: Box::new(dir),
+    }
 }
 
 tessera_store::conformance_tests!(fresh);
@@ -27,7 +32,10 @@ async fn refuses_a_schema_newer_than_the_binary() {
         .execute(&raw)
         .await
         .expect("insert future migration");
-    let err = db.migrate().await.expect_err("a newer schema must be refused");
+    let err = db
+        .migrate()
+        .await
+        .expect_err("a newer schema must be refused");
     let msg = err.to_string();
     assert!(msg.contains("99999") && msg.contains("newer"), "{msg}");
     assert!(!db.schema_status().await.expect("status").is_current());

@@ -70,7 +70,9 @@ pub fn sample_user(n: u32) -> User {
         given_name: "Ada".into(),
         family_name: format!("Lovelace {n}"),
         email: EmailAddress::parse(&format!("ada{n}@agency.gov.sg")).unwrap(),
-        mobile: n.is_multiple_of(2).then(|| MobileNumber::parse("+6591234567").unwrap()),
+        mobile: n
+            .is_multiple_of(2)
+            .then(|| MobileNumber::parse("+6591234567").unwrap()),
         department: "Digital Services".into(),
         user_type: UserType::Officer,
         state: UserState::Active,
@@ -110,7 +112,10 @@ pub async fn users_round_trip(db: Arc<dyn Database>) {
 
     let mut r = db.read().await.unwrap();
     assert_eq!(r.user_by_id(user.id).await.unwrap(), Some(user.clone()));
-    assert_eq!(r.user_by_username(&user.username).await.unwrap(), Some(user.clone()));
+    assert_eq!(
+        r.user_by_username(&user.username).await.unwrap(),
+        Some(user.clone())
+    );
     let unknown = Username::parse("nobody").unwrap();
     assert_eq!(r.user_by_username(&unknown).await.unwrap(), None);
     assert_eq!(r.count_users().await.unwrap(), 1);
@@ -125,7 +130,10 @@ pub async fn usernames_are_unique(db: Arc<dyn Database>) {
     tx.commit().await.unwrap();
     let mut tx = begin(&db).await;
     let err = tx.insert_user(&second).await.unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate { field: "username" }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Duplicate { field: "username" }),
+        "{err:?}"
+    );
 }
 
 pub async fn users_list_in_pages(db: Arc<dyn Database>) {
@@ -138,7 +146,10 @@ pub async fn users_list_in_pages(db: Arc<dyn Database>) {
     let page1 = r.list_users(None, 3).await.unwrap();
     let names: Vec<_> = page1.iter().map(|u| u.username.to_string()).collect();
     assert_eq!(names, ["user001", "user002", "user003"]);
-    let page3 = r.list_users(Some(&Username::parse("user006").unwrap()), 3).await.unwrap();
+    let page3 = r
+        .list_users(Some(&Username::parse("user006").unwrap()), 3)
+        .await
+        .unwrap();
     let names: Vec<_> = page3.iter().map(|u| u.username.to_string()).collect();
     assert_eq!(names, ["user007"]);
 }
@@ -167,12 +178,21 @@ pub async fn tenants_round_trip_with_unique_slug(db: Arc<dyn Database>) {
     tx.insert_tenant(&tenant).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = begin(&db).await;
-    let again = Tenant { id: TenantId::new_at(t(1), &rng), ..tenant.clone() };
+    let again = Tenant {
+        id: TenantId::new_at(t(1), &rng),
+        ..tenant.clone()
+    };
     let err = tx.insert_tenant(&again).await.unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate { field: "slug" }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Duplicate { field: "slug" }),
+        "{err:?}"
+    );
     drop(tx);
     let mut r = db.read().await.unwrap();
-    assert_eq!(r.tenant_by_slug("docs").await.unwrap(), Some(tenant.clone()));
+    assert_eq!(
+        r.tenant_by_slug("docs").await.unwrap(),
+        Some(tenant.clone())
+    );
     assert_eq!(r.list_tenants().await.unwrap(), vec![tenant]);
     assert_eq!(r.count_tenants().await.unwrap(), 1);
 }
@@ -192,13 +212,20 @@ pub async fn sessions_round_trip(db: Arc<dyn Database>) {
     assert_eq!(found.user_id, user.id);
     assert_eq!(found.last_seen_at, t(60));
     assert_eq!(found.expires_at, session.expires_at);
-    assert!(r.session_by_token(&SecretHash::of("other")).await.unwrap().is_none());
+    assert!(
+        r.session_by_token(&SecretHash::of("other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     drop(r);
 
     let mut tx = begin(&db).await;
     assert_eq!(tx.delete_sessions_expired_before(t(0)).await.unwrap(), 0);
     assert_eq!(
-        tx.delete_sessions_expired_before(session.expires_at + Duration::seconds(1)).await.unwrap(),
+        tx.delete_sessions_expired_before(session.expires_at + Duration::seconds(1))
+            .await
+            .unwrap(),
         1
     );
     assert!(!tx.delete_session(&token).await.unwrap());
@@ -215,10 +242,20 @@ pub async fn setup_link_is_single_use(db: Arc<dyn Database>) {
 
     let mut tx = begin(&db).await;
     assert!(tx.setup_link_is_valid(&link, t(5)).await.unwrap());
-    assert!(!tx.consume_setup_link(&expired, t(10)).await.unwrap(), "expired link used");
-    assert!(!tx.consume_setup_link(&SecretHash::of("forged"), t(5)).await.unwrap());
+    assert!(
+        !tx.consume_setup_link(&expired, t(10)).await.unwrap(),
+        "expired link used"
+    );
+    assert!(
+        !tx.consume_setup_link(&SecretHash::of("forged"), t(5))
+            .await
+            .unwrap()
+    );
     assert!(tx.consume_setup_link(&link, t(5)).await.unwrap());
-    assert!(!tx.consume_setup_link(&link, t(6)).await.unwrap(), "link used twice");
+    assert!(
+        !tx.consume_setup_link(&link, t(6)).await.unwrap(),
+        "link used twice"
+    );
     assert!(!tx.setup_link_is_valid(&link, t(6)).await.unwrap());
     tx.commit().await.unwrap();
 
@@ -262,9 +299,14 @@ pub async fn rollback_discards_every_write(db: Arc<dyn Database>) {
     let mut tx = begin(&db).await;
     tx.insert_user(&user).await.unwrap();
     tx.enqueue_message(&msg).await.unwrap();
-    tx.append_audit(&AuditEvent::new(t(0), &Actor::Cli, "user.create", Outcome::Success))
-        .await
-        .unwrap();
+    tx.append_audit(&AuditEvent::new(
+        t(0),
+        &Actor::Cli,
+        "user.create",
+        Outcome::Success,
+    ))
+    .await
+    .unwrap();
     drop(tx);
 
     let mut r = db.read().await.unwrap();
@@ -301,7 +343,6 @@ pub async fn audit_chain_appends_and_verifies(db: Arc<dyn Database>) {
     assert_eq!(r.audit_after(3, 10).await.unwrap().len(), 2);
 }
 
-
 pub async fn audit_chain_never_forks_under_concurrency(db: Arc<dyn Database>) {
     let mut tasks = Vec::new();
     for n in 0..20 {
@@ -321,14 +362,21 @@ pub async fn audit_chain_never_forks_under_concurrency(db: Arc<dyn Database>) {
     assert_eq!(all.len(), 20);
     let mut v = ChainVerifier::default();
     for rec in &all {
-        v.push(rec).unwrap_or_else(|e| panic!("chain broken under concurrency: {e:?}"));
+        v.push(rec)
+            .unwrap_or_else(|e| panic!("chain broken under concurrency: {e:?}"));
     }
 }
 
 pub async fn outbox_delivers_and_records(db: Arc<dyn Database>) {
     let email = message(1, Channel::Email);
-    let sms = OutboxMessage { subject: String::new(), ..message(2, Channel::Sms) };
-    let later = OutboxMessage { next_attempt_at: t(1000), ..message(3, Channel::Email) };
+    let sms = OutboxMessage {
+        subject: String::new(),
+        ..message(2, Channel::Sms)
+    };
+    let later = OutboxMessage {
+        next_attempt_at: t(1000),
+        ..message(3, Channel::Email)
+    };
     let mut tx = begin(&db).await;
     for m in [&email, &sms, &later] {
         tx.enqueue_message(m).await.unwrap();
@@ -337,7 +385,10 @@ pub async fn outbox_delivers_and_records(db: Arc<dyn Database>) {
 
     // Only the email channel has a transport: the SMS stays held, the later one waits.
     let mut tx = begin(&db).await;
-    let claimed = tx.claim_due_messages(&[Channel::Email], t(10), t(70), 10).await.unwrap();
+    let claimed = tx
+        .claim_due_messages(&[Channel::Email], t(10), t(70), 10)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].id, email.id);
@@ -346,12 +397,22 @@ pub async fn outbox_delivers_and_records(db: Arc<dyn Database>) {
 
     // Leased: not claimable again until the lease ends.
     let mut tx = begin(&db).await;
-    assert!(tx.claim_due_messages(&[Channel::Email], t(20), t(80), 10).await.unwrap().is_empty());
+    assert!(
+        tx.claim_due_messages(&[Channel::Email], t(20), t(80), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     tx.mark_delivered(email.id, t(21)).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = begin(&db).await;
-    assert!(tx.claim_due_messages(&[Channel::Email], t(100), t(160), 10).await.unwrap().is_empty());
+    assert!(
+        tx.claim_due_messages(&[Channel::Email], t(100), t(160), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let both = tx
         .claim_due_messages(&[Channel::Email, Channel::Sms], t(1000), t(1060), 10)
         .await
@@ -368,7 +429,10 @@ pub async fn outbox_delivers_and_records(db: Arc<dyn Database>) {
     assert_eq!(stored.status, DeliveryStatus::Delivered);
     assert_eq!(stored.delivered_at, Some(t(21)));
     let listed = r.list_outbox(None, 10).await.unwrap();
-    assert_eq!(listed.iter().map(|m| m.id).collect::<Vec<_>>(), [later.id, sms.id, email.id]);
+    assert_eq!(
+        listed.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [later.id, sms.id, email.id]
+    );
     let page2 = r.list_outbox(Some(sms.id), 10).await.unwrap();
     assert_eq!(page2.iter().map(|m| m.id).collect::<Vec<_>>(), [email.id]);
     assert_eq!(r.count_outbox(DeliveryStatus::Delivered).await.unwrap(), 1);
@@ -379,17 +443,35 @@ pub async fn outbox_failed_attempt_backs_off(db: Arc<dyn Database>) {
     let m = message(1, Channel::Sms);
     let mut tx = begin(&db).await;
     tx.enqueue_message(&m).await.unwrap();
-    let claimed = tx.claim_due_messages(&[Channel::Sms], t(5), t(65), 10).await.unwrap();
+    let claimed = tx
+        .claim_due_messages(&[Channel::Sms], t(5), t(65), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     tx.mark_attempt_failed(m.id, DeliveryStatus::Pending, t(500), "connection refused")
         .await
         .unwrap();
-    assert!(tx.claim_due_messages(&[Channel::Sms], t(499), t(559), 10).await.unwrap().is_empty());
-    let again = tx.claim_due_messages(&[Channel::Sms], t(500), t(560), 10).await.unwrap();
+    assert!(
+        tx.claim_due_messages(&[Channel::Sms], t(499), t(559), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = tx
+        .claim_due_messages(&[Channel::Sms], t(500), t(560), 10)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
-    tx.mark_attempt_failed(m.id, DeliveryStatus::Failed, t(501), "gave up").await.unwrap();
-    assert!(tx.claim_due_messages(&[Channel::Sms], t(10_000), t(10_060), 10).await.unwrap().is_empty());
+    tx.mark_attempt_failed(m.id, DeliveryStatus::Failed, t(501), "gave up")
+        .await
+        .unwrap();
+    assert!(
+        tx.claim_due_messages(&[Channel::Sms], t(10_000), t(10_060), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let stored = tx.outbox_message(m.id).await.unwrap().unwrap();
     assert_eq!(stored.status, DeliveryStatus::Failed);
     assert_eq!(stored.last_error.as_deref(), Some("gave up"));
@@ -399,7 +481,9 @@ pub async fn outbox_failed_attempt_backs_off(db: Arc<dyn Database>) {
 pub async fn outbox_claims_are_exclusive_under_concurrency(db: Arc<dyn Database>) {
     let mut tx = begin(&db).await;
     for n in 0..40 {
-        tx.enqueue_message(&message(n, Channel::Email)).await.unwrap();
+        tx.enqueue_message(&message(n, Channel::Email))
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
 
@@ -410,7 +494,9 @@ pub async fn outbox_claims_are_exclusive_under_concurrency(db: Arc<dyn Database>
             let mut got = Vec::new();
             loop {
                 let mut tx = db.begin().await?;
-                let batch = tx.claim_due_messages(&[Channel::Email], t(100), t(160), 3).await?;
+                let batch = tx
+                    .claim_due_messages(&[Channel::Email], t(100), t(160), 3)
+                    .await?;
                 tx.commit().await?;
                 if batch.is_empty() {
                     return Ok::<_, StoreError>(got);
@@ -432,7 +518,10 @@ pub async fn outbox_claims_are_exclusive_under_concurrency(db: Arc<dyn Database>
 
 pub async fn read_handle_refuses_writes(db: Arc<dyn Database>) {
     let mut r = db.read().await.unwrap();
-    assert!(r.insert_user(&sample_user(9)).await.is_err(), "a read handle accepted a write");
+    assert!(
+        r.insert_user(&sample_user(9)).await.is_err(),
+        "a read handle accepted a write"
+    );
     drop(r);
     let mut r = db.read().await.unwrap();
     assert_eq!(r.count_users().await.unwrap(), 0);

@@ -34,8 +34,12 @@ pub async fn fresh_database(backend: Backend) -> (Arc<dyn Database>, Box<dyn Sen
             (Arc::new(db), Box::new(dir), url)
         }
         Backend::Postgres => {
-            let cluster = tessera_testpg::shared_cluster().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
-            let url = cluster.create_database().await.unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+            let cluster =
+                tessera_testpg::shared_cluster().unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+            let url = cluster
+                .create_database()
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
             let db = PostgresDatabase::connect(&url).await.unwrap();
             db.migrate().await.unwrap();
             (Arc::new(db), Box::new(()), url)
@@ -88,12 +92,13 @@ impl TestServer {
             clock: Arc::new(clock.clone()),
             passwords: PasswordHasher::for_tests(random.as_ref()).unwrap(),
             random,
-            settings: Arc::new(CoreSettings { issuer: base_url.clone() }),
+            settings: Arc::new(CoreSettings {
+                issuer: base_url.clone(),
+            }),
         };
-        let email = options
-            .smtp_url
-            .as_deref()
-            .map(|u| Arc::new(SmtpRelay::new(u, "Tessera <tessera@localhost>").unwrap()) as Arc<dyn Deliver>);
+        let email = options.smtp_url.as_deref().map(|u| {
+            Arc::new(SmtpRelay::new(u, "Tessera <tessera@localhost>").unwrap()) as Arc<dyn Deliver>
+        });
         let sms = options
             .sms_webhook_url
             .as_deref()
@@ -114,15 +119,25 @@ impl TestServer {
         let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(worker.run(worker_stopped));
         tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                    let _ = stop_worker.send(true);
-                })
-                .await
-                .unwrap();
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+                let _ = stop_worker.send(true);
+            })
+            .await
+            .unwrap();
         });
-        Self { base_url, app, clock, db_url, _guard: guard, shutdown: Some(tx) }
+        Self {
+            base_url,
+            app,
+            clock,
+            db_url,
+            _guard: guard,
+            shutdown: Some(tx),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -140,5 +155,9 @@ impl Drop for TestServer {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -82,10 +82,15 @@ impl SmtpSink {
     }
 }
 
-async fn session(socket: tokio::net::TcpStream, store: Arc<Mutex<Vec<ReceivedMail>>>) -> std::io::Result<()> {
+async fn session(
+    socket: tokio::net::TcpStream,
+    store: Arc<Mutex<Vec<ReceivedMail>>>,
+) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
-    write.write_all(b"220 sink.localhost ESMTP test sink\r\n").await?;
+    write
+        .write_all(b"220 sink.localhost ESMTP test sink\r\n")
+        .await?;
     let mut from = String::new();
     let mut to = Vec::new();
     let mut line = String::new();
@@ -95,9 +100,17 @@ async fn session(socket: tokio::net::TcpStream, store: Arc<Mutex<Vec<ReceivedMai
             return Ok(());
         }
         let command = line.trim_end().to_owned();
-        let verb = command.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let verb = command
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         match verb.as_str() {
-            "EHLO" => write.write_all(b"250-sink.localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n").await?,
+            "EHLO" => {
+                write
+                    .write_all(b"250-sink.localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                    .await?
+            }
             "HELO" => write.write_all(b"250 sink.localhost\r\n").await?,
             "MAIL" => {
                 from = address(&command);
@@ -109,7 +122,9 @@ async fn session(socket: tokio::net::TcpStream, store: Arc<Mutex<Vec<ReceivedMai
                 write.write_all(b"250 OK\r\n").await?;
             }
             "DATA" => {
-                write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+                write
+                    .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                    .await?;
                 let mut data = String::new();
                 loop {
                     line.clear();
@@ -119,10 +134,17 @@ async fn session(socket: tokio::net::TcpStream, store: Arc<Mutex<Vec<ReceivedMai
                     if line == ".\r\n" || line == ".\n" {
                         break;
                     }
-                    let l = line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line);
+                    let l = line
+                        .strip_prefix('.')
+                        .filter(|_| line.starts_with(".."))
+                        .unwrap_or(&line);
                     data.push_str(&l.replace("\r\n", "\n"));
                 }
-                store.lock().unwrap().push(ReceivedMail { from: from.clone(), to: to.clone(), data });
+                store.lock().unwrap().push(ReceivedMail {
+                    from: from.clone(),
+                    to: to.clone(),
+                    data,
+                });
                 write.write_all(b"250 OK: queued\r\n").await?;
             }
             "RSET" => {
@@ -167,10 +189,16 @@ impl SmsReceiver {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let app = Router::new()
-            .route("/sms", post(|State(store): State<Arc<Mutex<Vec<ReceivedSms>>>>, Json(sms): Json<ReceivedSms>| async move {
-                store.lock().unwrap().push(sms);
-                "accepted"
-            }))
+            .route(
+                "/sms",
+                post(
+                    |State(store): State<Arc<Mutex<Vec<ReceivedSms>>>>,
+                     Json(sms): Json<ReceivedSms>| async move {
+                        store.lock().unwrap().push(sms);
+                        "accepted"
+                    },
+                ),
+            )
             .with_state(received.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -12,7 +12,9 @@ use tessera_store::StoreError;
 pub enum WebError {
     Core(CoreError),
     /// Not signed in: go to the sign-in page and come back to `next` afterwards.
-    SignInRequired { next: String },
+    SignInRequired {
+        next: String,
+    },
     NotFound,
     Forbidden,
     /// A template failed to render: a bug, reported as a 500 and logged.
@@ -40,7 +42,10 @@ pub struct ErrorPage {
 
 pub fn error_page(status: StatusCode, title: &'static str, message: impl Into<String>) -> Response {
     let mut response = status.into_response();
-    response.extensions_mut().insert(ErrorPage { title, message: message.into() });
+    response.extensions_mut().insert(ErrorPage {
+        title,
+        message: message.into(),
+    });
     response
 }
 
@@ -82,7 +87,10 @@ impl IntoResponse for WebError {
                     format!("The {what} you asked for does not exist."),
                 ),
                 DomainError::Forbidden => Self::Forbidden.into_response(),
-                DomainError::Unauthenticated => Self::SignInRequired { next: String::new() }.into_response(),
+                DomainError::Unauthenticated => Self::SignInRequired {
+                    next: String::new(),
+                }
+                .into_response(),
                 DomainError::NoLongerValid(what) => error_page(
                     StatusCode::GONE,
                     "Link no longer valid",
@@ -154,10 +162,24 @@ mod tests {
         let cases: Vec<(WebError, StatusCode)> = vec![
             (WebError::NotFound, StatusCode::NOT_FOUND),
             (WebError::Forbidden, StatusCode::FORBIDDEN),
-            (WebError::SignInRequired { next: "/admin".into() }, StatusCode::SEE_OTHER),
-            (CoreError::Domain(DomainError::NoLongerValid("link")).into(), StatusCode::GONE),
-            (CoreError::Store(StoreError::Unavailable("down".into())).into(), StatusCode::SERVICE_UNAVAILABLE),
-            (CoreError::Store(StoreError::Backend("boom".into())).into(), StatusCode::INTERNAL_SERVER_ERROR),
+            (
+                WebError::SignInRequired {
+                    next: "/admin".into(),
+                },
+                StatusCode::SEE_OTHER,
+            ),
+            (
+                CoreError::Domain(DomainError::NoLongerValid("link")).into(),
+                StatusCode::GONE,
+            ),
+            (
+                CoreError::Store(StoreError::Unavailable("down".into())).into(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                CoreError::Store(StoreError::Backend("boom".into())).into(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
         ];
         for (err, status) in cases {
             let label = format!("{err:?}");

@@ -16,12 +16,17 @@ pub struct Session(pub SignedIn);
 impl OptionalFromRequestParts<WebState> for Session {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Option<Self>, WebError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Option<Self>, WebError> {
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(cookie) = jar.get(state.session_cookie_name()) else {
             return Ok(None);
         };
-        Ok(resolve_session(&state.app, cookie.value()).await?.map(Session))
+        Ok(resolve_session(&state.app, cookie.value())
+            .await?
+            .map(Session))
     }
 }
 
@@ -29,9 +34,13 @@ impl FromRequestParts<WebState> for Session {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
-        match <Session as OptionalFromRequestParts<WebState>>::from_request_parts(parts, state).await? {
+        match <Session as OptionalFromRequestParts<WebState>>::from_request_parts(parts, state)
+            .await?
+        {
             Some(s) => Ok(s),
-            None => Err(WebError::SignInRequired { next: return_path(parts) }),
+            None => Err(WebError::SignInRequired {
+                next: return_path(parts),
+            }),
         }
     }
 }
@@ -46,7 +55,8 @@ impl FromRequestParts<WebState> for Admin {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
-        let Session(who) = <Session as FromRequestParts<WebState>>::from_request_parts(parts, state).await?;
+        let Session(who) =
+            <Session as FromRequestParts<WebState>>::from_request_parts(parts, state).await?;
         let cap = who.platform_admin().ok_or(WebError::Forbidden)?;
         Ok(Self { who, cap })
     }
@@ -55,7 +65,11 @@ impl FromRequestParts<WebState> for Admin {
 /// Where to come back to after signing in: this page, for GET requests.
 fn return_path(parts: &Parts) -> String {
     if parts.method == axum::http::Method::GET {
-        parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default()
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default()
     } else {
         String::new()
     }

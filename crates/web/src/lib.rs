@@ -31,7 +31,9 @@ pub fn router(state: WebState) -> Router {
         .merge(routes::admin::router())
         .layer(CsrfLayer::new());
 
-    let machine = Router::new().merge(routes::health::router()).merge(routes::assets::router());
+    let machine = Router::new()
+        .merge(routes::health::router())
+        .merge(routes::assets::router());
 
     let security_headers = tower::ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -75,7 +77,10 @@ pub fn router(state: WebState) -> Router {
         .fallback(routes::not_found)
         .layer(axum::middleware::from_fn(middleware::record_metrics))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::render_error_pages))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::render_error_pages,
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -4,7 +4,6 @@
 use crate::WebState;
 use crate::error::ErrorPage;
 use crate::extract::user_context;
-use tessera_core::signin::resolve_session;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use std::any::Any;
 use std::time::Instant;
+use tessera_core::signin::resolve_session;
 
 fn request_id(req: &Request) -> String {
     req.headers()
@@ -23,9 +23,18 @@ fn request_id(req: &Request) -> String {
 
 /// Turns responses marked with [`ErrorPage`] (and bare 5xx) into the styled error page,
 /// carrying the request id so a user can quote it.
-pub async fn render_error_pages(State(state): State<WebState>, req: Request, next: Next) -> Response {
+pub async fn render_error_pages(
+    State(state): State<WebState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let rid = request_id(&req);
-    let cookies = req.headers().get_all(header::COOKIE).iter().cloned().collect::<Vec<_>>();
+    let cookies = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>();
     let response = next.run(req).await;
     let status = response.status();
     let page = match response.extensions().get::<ErrorPage>() {
@@ -57,7 +66,8 @@ pub async fn render_error_pages(State(state): State<WebState>, req: Request, nex
     match state.templates.render("error.html", ctx) {
         Ok(html) => {
             let mut r = (status, Html(html)).into_response();
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
         Err(e) => {

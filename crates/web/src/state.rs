@@ -27,7 +27,11 @@ pub struct WebSettings {
 
 impl WebState {
     pub fn new(app: App, templates: Templates, settings: WebSettings) -> Self {
-        Self { app, templates: Arc::new(templates), settings: Arc::new(settings) }
+        Self {
+            app,
+            templates: Arc::new(templates),
+            settings: Arc::new(settings),
+        }
     }
 
     pub fn wake_outbox(&self) {
@@ -39,6 +43,10 @@ impl WebState {
     pub fn session_cookie_name(&self) -> &'static str {
         // The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only
         // and Path=/; it can only be used over https.
-        if self.settings.secure_cookies { "__Host-tessera_session" } else { "tessera_session" }
+        if self.settings.secure_cookies {
+            "__Host-tessera_session"
+        } else {
+            "tessera_session"
+        }
     }
 }

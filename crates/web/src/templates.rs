@@ -8,12 +8,24 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
     ("macros.html", include_str!("../templates/macros.html")),
     ("setup.html", include_str!("../templates/setup.html")),
-    ("setup_invalid.html", include_str!("../templates/setup_invalid.html")),
+    (
+        "setup_invalid.html",
+        include_str!("../templates/setup_invalid.html"),
+    ),
     ("signin.html", include_str!("../templates/signin.html")),
     ("home.html", include_str!("../templates/home.html")),
-    ("admin_home.html", include_str!("../templates/admin_home.html")),
-    ("outbox_list.html", include_str!("../templates/outbox_list.html")),
-    ("outbox_message.html", include_str!("../templates/outbox_message.html")),
+    (
+        "admin_home.html",
+        include_str!("../templates/admin_home.html"),
+    ),
+    (
+        "outbox_list.html",
+        include_str!("../templates/outbox_list.html"),
+    ),
+    (
+        "outbox_message.html",
+        include_str!("../templates/outbox_message.html"),
+    ),
     ("error.html", include_str!("../templates/error.html")),
 ];
 
@@ -30,10 +42,13 @@ impl Templates {
         for (name, source) in BUILT_IN {
             let source = match &override_dir {
                 Some(dir) if dir.join(name).is_file() => std::fs::read_to_string(dir.join(name))
-                    .map_err(|e| format!("cannot read template {}: {e}", dir.join(name).display()))?,
+                    .map_err(|e| {
+                        format!("cannot read template {}: {e}", dir.join(name).display())
+                    })?,
                 _ => (*source).to_owned(),
             };
-            env.add_template_owned(*name, source).map_err(|e| format!("template {name}: {e}"))?;
+            env.add_template_owned(*name, source)
+                .map_err(|e| format!("template {name}: {e}"))?;
         }
         Ok(Self { env })
     }
@@ -76,7 +91,9 @@ mod tests {
             if name == "macros.html" {
                 continue;
             }
-            let html = t.render(name, ctx.clone()).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            let html = t
+                .render(name, ctx.clone())
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"));
             assert!(html.contains("</html>"), "{name} is not a whole page");
         }
         let setup = t.render("setup.html", ctx.clone()).unwrap();
@@ -86,10 +103,17 @@ mod tests {
     #[test]
     fn a_theme_folder_overrides_a_template() {
         let dir = tempdir();
-        std::fs::write(dir.join("home.html"), "themed {{ current_user.display_name }}").unwrap();
+        std::fs::write(
+            dir.join("home.html"),
+            "themed {{ current_user.display_name }}",
+        )
+        .unwrap();
         let t = Templates::new(Some(dir.clone())).unwrap();
         let out = t
-            .render("home.html", context! { current_user => context!{ display_name => "Ada" } })
+            .render(
+                "home.html",
+                context! { current_user => context!{ display_name => "Ada" } },
+            )
             .unwrap();
         assert_eq!(out, "themed Ada");
         std::fs::remove_dir_all(dir).unwrap();

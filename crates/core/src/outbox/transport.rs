@@ -1,8 +1,8 @@
 //! How messages leave Tessera: an SMTP relay for email, an HTTP webhook for SMS.
 
 use async_trait::async_trait;
-use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::time::Duration;
 use tessera_domain::outbox::OutboxMessage;
@@ -70,7 +70,10 @@ impl SmsWebhook {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;
-        Ok(Self { client, url: url.to_owned() })
+        Ok(Self {
+            client,
+            url: url.to_owned(),
+        })
     }
 }
 

@@ -62,7 +62,9 @@ impl DeliveryWorker {
         }
         let now = self.app.clock.now();
         let mut tx = self.app.db.begin().await?;
-        let batch = tx.claim_due_messages(&channels, now, now + self.lease, CLAIM_BATCH).await?;
+        let batch = tx
+            .claim_due_messages(&channels, now, now + self.lease, CLAIM_BATCH)
+            .await?;
         tx.commit().await?;
 
         for message in &batch {
@@ -78,7 +80,8 @@ impl DeliveryWorker {
                 Ok(()) => tx.mark_delivered(message.id, now).await?,
                 Err(error) => {
                     let (status, next) = after_failure(message.attempts, now);
-                    tx.mark_attempt_failed(message.id, status, next, error).await?;
+                    tx.mark_attempt_failed(message.id, status, next, error)
+                        .await?;
                 }
             }
             tx.commit().await?;
@@ -90,8 +93,12 @@ impl DeliveryWorker {
             metrics::counter!("tessera_outbox_deliveries_total", "channel" => message.channel.as_str(), "result" => result)
                 .increment(1);
             match outcome {
-                Ok(()) => tracing::info!(id = %message.id, channel = message.channel.as_str(), attempt = message.attempts, "message delivered"),
-                Err(error) => tracing::warn!(id = %message.id, channel = message.channel.as_str(), attempt = message.attempts, %error, "message delivery failed"),
+                Ok(()) => {
+                    tracing::info!(id = %message.id, channel = message.channel.as_str(), attempt = message.attempts, "message delivered")
+                }
+                Err(error) => {
+                    tracing::warn!(id = %message.id, channel = message.channel.as_str(), attempt = message.attempts, %error, "message delivery failed")
+                }
             }
         }
         Ok(batch.len())

@@ -21,8 +21,15 @@ async fn sigkill_during_a_burst_loses_and_duplicates_nothing() {
     cmd.env("TESSERA_DATABASE_URL", &db).arg("migrate");
     assert_eq!(run(cmd, None).code, Some(0));
     let mut cmd = tessera(dir.path());
-    cmd.env("TESSERA_DATABASE_URL", &db)
-        .args(["admin", "bootstrap", "--username", "root", "--email", "root@agency.gov.sg", "--password-stdin"]);
+    cmd.env("TESSERA_DATABASE_URL", &db).args([
+        "admin",
+        "bootstrap",
+        "--username",
+        "root",
+        "--email",
+        "root@agency.gov.sg",
+        "--password-stdin",
+    ]);
     assert_eq!(run(cmd, Some(PASSWORD)).code, Some(0));
 
     let port = tessera_testkit::free_port();
@@ -46,7 +53,8 @@ async fn sigkill_during_a_burst_loses_and_duplicates_nothing() {
     let gate = Arc::new(Semaphore::new(10));
     let mut tasks = Vec::new();
     for n in 0..200 {
-        let (b, acknowledged, done, gate) = (b.clone(), acknowledged.clone(), done.clone(), gate.clone());
+        let (b, acknowledged, done, gate) =
+            (b.clone(), acknowledged.clone(), done.clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.unwrap();
             let to = format!("crash{n:03}@agency.gov.sg");
@@ -76,43 +84,69 @@ async fn sigkill_during_a_burst_loses_and_duplicates_nothing() {
         t.await.unwrap();
     }
     let acknowledged = acknowledged.lock().await.clone();
-    assert!(acknowledged.len() >= 90, "only {} acknowledged before the kill", acknowledged.len());
-    assert!(acknowledged.len() < 200, "the kill came too late to test anything");
+    assert!(
+        acknowledged.len() >= 90,
+        "only {} acknowledged before the kill",
+        acknowledged.len()
+    );
+    assert!(
+        acknowledged.len() < 200,
+        "the kill came too late to test anything"
+    );
 
     // Restart on the same database: delivery resumes, including what was in flight.
     let _server = Served::start(node(dir.path()), port);
     let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'delivered'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         if pending == 0 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{pending} messages never delivered");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{pending} messages never delivered"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // Every committed change (its audit event) has exactly one message, and vice versa.
-    let changes: Vec<String> = sqlx::query_scalar("SELECT target FROM audit_events WHERE action = 'outbox.test_email'")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let changes: Vec<String> =
+        sqlx::query_scalar("SELECT target FROM audit_events WHERE action = 'outbox.test_email'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     let rows: Vec<(uuid::Uuid, String, i32)> = sqlx::query_as(
         "SELECT id, recipient, attempts FROM outbox WHERE subject = 'Tessera test message'",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    let messages: BTreeSet<String> = rows.iter().map(|(id, _, _)| format!("message:{id}")).collect();
+    let messages: BTreeSet<String> = rows
+        .iter()
+        .map(|(id, _, _)| format!("message:{id}"))
+        .collect();
     let changes_set: BTreeSet<String> = changes.iter().cloned().collect();
-    assert_eq!(changes.len(), changes_set.len(), "a change was recorded twice");
+    assert_eq!(
+        changes.len(),
+        changes_set.len(),
+        "a change was recorded twice"
+    );
     assert_eq!(changes_set, messages, "changes and outbox messages differ");
     let recipients: BTreeSet<String> = rows.iter().map(|(_, to, _)| to.clone()).collect();
-    assert_eq!(recipients.len(), rows.len(), "one change queued two messages");
-    assert!(acknowledged.is_subset(&recipients), "an acknowledged change was lost");
+    assert_eq!(
+        recipients.len(),
+        rows.len(),
+        "one change queued two messages"
+    );
+    assert!(
+        acknowledged.is_subset(&recipients),
+        "an acknowledged change was lost"
+    );
 
     // Each message reached the sink; only one that was mid-delivery at the kill may have
     // arrived twice.
@@ -124,15 +158,28 @@ async fn sigkill_during_a_burst_loses_and_duplicates_nothing() {
     }
     let mut duplicates = 0;
     for (id, _, attempts) in &rows {
-        let count = received.get(&format!("<{id}@tessera.outbox>")).copied().unwrap_or(0);
+        let count = received
+            .get(&format!("<{id}@tessera.outbox>"))
+            .copied()
+            .unwrap_or(0);
         assert!(count >= 1, "message {id} never arrived");
         if count > 1 {
-            assert!(*attempts > 1, "message {id} arrived {count} times but was sent once");
+            assert!(
+                *attempts > 1,
+                "message {id} arrived {count} times but was sent once"
+            );
             duplicates += count - 1;
         }
     }
-    assert_eq!(received.len(), rows.len(), "the sink got a message Tessera does not know");
-    assert!(duplicates <= 8, "{duplicates} duplicates: more than one claimed batch");
+    assert_eq!(
+        received.len(),
+        rows.len(),
+        "the sink got a message Tessera does not know"
+    );
+    assert!(
+        duplicates <= 8,
+        "{duplicates} duplicates: more than one claimed batch"
+    );
     println!(
         "crash test: {} acknowledged, {} committed, {} delivered, {} in flight at the kill re-sent",
         acknowledged.len(),

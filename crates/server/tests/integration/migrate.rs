@@ -24,14 +24,26 @@ async fn migrate_is_idempotent_and_refuses_a_newer_schema() {
     cmd.env("TESSERA_DATABASE_URL", &db).arg("migrate");
     let refused = run(cmd, None);
     assert_ne!(refused.code, Some(0));
-    assert!(refused.stderr.contains("20991231") && refused.stderr.contains("newer"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("20991231") && refused.stderr.contains("newer"),
+        "{}",
+        refused.stderr
+    );
 
     let mut cmd = tessera(dir.path());
-    cmd.env("TESSERA_DATABASE_URL", &db).args(["serve", "--no-migrate"]);
-    cmd.env("TESSERA_LISTEN", format!("127.0.0.1:{}", tessera_testkit::free_port()));
+    cmd.env("TESSERA_DATABASE_URL", &db)
+        .args(["serve", "--no-migrate"]);
+    cmd.env(
+        "TESSERA_LISTEN",
+        format!("127.0.0.1:{}", tessera_testkit::free_port()),
+    );
     let serve = run(cmd, None);
     assert_ne!(serve.code, Some(0));
-    assert!(serve.stderr.contains("newer than this binary"), "{}", serve.stderr);
+    assert!(
+        serve.stderr.contains("newer than this binary"),
+        "{}",
+        serve.stderr
+    );
 }
 
 #[test]
@@ -39,9 +51,16 @@ fn serve_without_migrate_refuses_an_empty_database() {
     let dir = temp_dir();
     let mut cmd = tessera(dir.path());
     cmd.env("TESSERA_DATABASE_URL", sqlite_url(dir.path()))
-        .env("TESSERA_LISTEN", format!("127.0.0.1:{}", tessera_testkit::free_port()))
+        .env(
+            "TESSERA_LISTEN",
+            format!("127.0.0.1:{}", tessera_testkit::free_port()),
+        )
         .args(["serve", "--no-migrate"]);
     let out = run(cmd, None);
     assert_ne!(out.code, Some(0));
-    assert!(out.stderr.contains("run `tessera migrate` first"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("run `tessera migrate` first"),
+        "{}",
+        out.stderr
+    );
 }

@@ -4,9 +4,9 @@
 use crate::support::{Browser, PASSWORD, setup_form, token_of};
 use std::time::Duration;
 use tessera_core::setup::issue_setup_link;
+use tessera_domain::UserId;
 use tessera_domain::outbox::{DeliveryStatus, NewMessage};
 use tessera_domain::user::{EmailAddress, User, UserState, UserType, Username};
-use tessera_domain::UserId;
 use tessera_testkit::{Backend, Options, SmsReceiver, SmtpSink, TestServer};
 
 macro_rules! on_both_backends {
@@ -42,15 +42,23 @@ on_both_backends!(
 );
 
 async fn setup_link(server: &TestServer) -> String {
-    issue_setup_link(&server.app).await.unwrap().expect("no admin yet, so a link")
+    issue_setup_link(&server.app)
+        .await
+        .unwrap()
+        .expect("no admin yet, so a link")
 }
 
 async fn with_admin(server: &TestServer) -> Browser {
     let token = token_of(&setup_link(server).await);
     let mut b = Browser::new(&server.base_url);
-    let done = b.post("/setup", &setup_form(&token, "admin", PASSWORD)).await;
+    let done = b
+        .post("/setup", &setup_form(&token, "admin", PASSWORD))
+        .await;
     assert_eq!(done.status, 303, "{}", done.body);
-    assert_eq!(b.sign_in("admin", PASSWORD).await.location.as_deref(), Some("/admin"));
+    assert_eq!(
+        b.sign_in("admin", PASSWORD).await.location.as_deref(),
+        Some("/admin")
+    );
     b
 }
 
@@ -70,42 +78,104 @@ async fn setup_link_creates_the_admin_once(backend: Backend) {
     bad[5] = ("mobile", "91234567");
     let again = b.post("/setup", &bad).await;
     assert_eq!(again.status, 422);
-    assert!(again.body.contains("Use a username, not an email address."), "{}", again.body);
+    assert!(
+        again.body.contains("Use a username, not an email address."),
+        "{}",
+        again.body
+    );
     assert!(again.body.contains("Start with + and the country code"));
-    assert!(again.body.contains("value=\"Ada@Agency\""), "typed username kept");
+    assert!(
+        again.body.contains("value=\"Ada@Agency\""),
+        "typed username kept"
+    );
     assert!(!again.body.contains(PASSWORD), "a password was echoed back");
-    let mismatch = b.post("/setup", &setup_form(&token, "admin", "something else entirely")).await;
+    let mismatch = b
+        .post(
+            "/setup",
+            &setup_form(&token, "admin", "something else entirely"),
+        )
+        .await;
     assert!(mismatch.body.contains("The passwords do not match."));
-    let weak = b.post("/setup", &[("token", token.as_str()), ("username", "admin"), ("given_name", "A"), ("family_name", "B"), ("email", "a@agency.gov.sg"), ("mobile", "+6591234567"), ("password", "admin is me 1234"), ("password_confirm", "admin is me 1234")]).await;
-    assert!(weak.body.contains("must not contain your username"), "{}", weak.body);
+    let weak = b
+        .post(
+            "/setup",
+            &[
+                ("token", token.as_str()),
+                ("username", "admin"),
+                ("given_name", "A"),
+                ("family_name", "B"),
+                ("email", "a@agency.gov.sg"),
+                ("mobile", "+6591234567"),
+                ("password", "admin is me 1234"),
+                ("password_confirm", "admin is me 1234"),
+            ],
+        )
+        .await;
+    assert!(
+        weak.body.contains("must not contain your username"),
+        "{}",
+        weak.body
+    );
 
-    let done = b.post("/setup", &setup_form(&token, "admin", PASSWORD)).await;
-    assert_eq!((done.status, done.location.as_deref()), (303, Some("/signin?setup=done")));
+    let done = b
+        .post("/setup", &setup_form(&token, "admin", PASSWORD))
+        .await;
+    assert_eq!(
+        (done.status, done.location.as_deref()),
+        (303, Some("/signin?setup=done"))
+    );
 
     // The link died with its use, and no new link is issued once an admin exists.
     assert_eq!(b.get(&format!("/setup?token={token}")).await.status, 410);
-    assert_eq!(b.post("/setup", &setup_form(&token, "admin2", PASSWORD)).await.status, 410);
+    assert_eq!(
+        b.post("/setup", &setup_form(&token, "admin2", PASSWORD))
+            .await
+            .status,
+        410
+    );
     assert!(issue_setup_link(&server.app).await.unwrap().is_none());
 
     let signin = b.get("/signin?setup=done").await;
     assert!(signin.body.contains("Administrator created"));
-    assert_eq!(b.sign_in("admin", PASSWORD).await.location.as_deref(), Some("/admin"));
+    assert_eq!(
+        b.sign_in("admin", PASSWORD).await.location.as_deref(),
+        Some("/admin")
+    );
     let home = b.get("/admin").await;
     assert_eq!(home.status, 200);
     assert!(home.body.contains("Administration"));
 
     // The welcome email is in the outbox, readable by the admin.
     let outbox = b.get("/admin/outbox").await;
-    assert!(outbox.body.contains("Welcome to Tessera") && outbox.body.contains("ada@agency.gov.sg"));
+    assert!(
+        outbox.body.contains("Welcome to Tessera") && outbox.body.contains("ada@agency.gov.sg")
+    );
     let mut r = server.app.db.read().await.unwrap();
     let messages = r.list_outbox(None, 10).await.unwrap();
     assert_eq!(messages.len(), 1);
     let message = b.get(&format!("/admin/outbox/{}", messages[0].id)).await;
-    assert!(message.body.contains("Your username is: admin"), "{}", message.body);
+    assert!(
+        message.body.contains("Your username is: admin"),
+        "{}",
+        message.body
+    );
 
     // Every step left an audit event.
-    let actions: Vec<_> = r.audit_after(0, 100).await.unwrap().into_iter().map(|e| e.event.action).collect();
-    assert_eq!(actions, ["setup.link_issued", "setup.admin_created", "signin.password"]);
+    let actions: Vec<_> = r
+        .audit_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "setup.link_issued",
+            "setup.admin_created",
+            "signin.password"
+        ]
+    );
 }
 
 async fn setup_link_expires_after_an_hour(backend: Backend) {
@@ -118,8 +188,24 @@ async fn setup_link_expires_after_an_hour(backend: Backend) {
     let expired = b.get(&format!("/setup?token={token}")).await;
     assert_eq!(expired.status, 410);
     assert!(expired.body.contains("no longer valid"));
-    assert_eq!(b.post("/setup", &setup_form(&token, "admin", PASSWORD)).await.status, 410);
-    assert_eq!(server.app.db.read().await.unwrap().count_users().await.unwrap(), 0);
+    assert_eq!(
+        b.post("/setup", &setup_form(&token, "admin", PASSWORD))
+            .await
+            .status,
+        410
+    );
+    assert_eq!(
+        server
+            .app
+            .db
+            .read()
+            .await
+            .unwrap()
+            .count_users()
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 async fn concurrent_setup_submits_create_one_admin(backend: Backend) {
@@ -131,7 +217,10 @@ async fn concurrent_setup_submits_create_one_admin(backend: Backend) {
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let username = format!("admin{n}");
-            Browser::new(&base).post("/setup", &setup_form(&token, &username, PASSWORD)).await.status
+            Browser::new(&base)
+                .post("/setup", &setup_form(&token, &username, PASSWORD))
+                .await
+                .status
         }));
     }
     let mut created = 0;
@@ -143,7 +232,18 @@ async fn concurrent_setup_submits_create_one_admin(backend: Backend) {
         }
     }
     assert_eq!(created, 1);
-    assert_eq!(server.app.db.read().await.unwrap().count_users().await.unwrap(), 1);
+    assert_eq!(
+        server
+            .app
+            .db
+            .read()
+            .await
+            .unwrap()
+            .count_users()
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 async fn sign_in_reveals_nothing_and_sign_out_ends_the_session(backend: Backend) {
@@ -158,15 +258,39 @@ async fn sign_in_reveals_nothing_and_sign_out_ends_the_session(backend: Backend)
         assert_eq!(page.status, 401);
         assert!(page.body.contains("Incorrect username or password."));
     }
-    assert!(wrong.body.contains("value=\"admin\""), "typed username kept");
-    assert_eq!(stranger.get("/admin").await.location.as_deref(), Some("/signin?next=/admin"));
+    assert!(
+        wrong.body.contains("value=\"admin\""),
+        "typed username kept"
+    );
+    assert_eq!(
+        stranger.get("/admin").await.location.as_deref(),
+        Some("/signin?next=/admin")
+    );
 
     // After sign-in, `next` brings the user back; a foreign `next` is ignored.
     let mut b = Browser::new(&server.base_url);
-    let back = b.post("/signin", &[("username", "admin"), ("password", PASSWORD), ("next", "/admin/outbox")]).await;
+    let back = b
+        .post(
+            "/signin",
+            &[
+                ("username", "admin"),
+                ("password", PASSWORD),
+                ("next", "/admin/outbox"),
+            ],
+        )
+        .await;
     assert_eq!(back.location.as_deref(), Some("/admin/outbox"));
     let mut c = Browser::new(&server.base_url);
-    let away = c.post("/signin", &[("username", "admin"), ("password", PASSWORD), ("next", "//evil.example/")]).await;
+    let away = c
+        .post(
+            "/signin",
+            &[
+                ("username", "admin"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
     assert_eq!(away.location.as_deref(), Some("/admin"));
 
     let out = admin.post("/signout", &[]).await;
@@ -195,7 +319,12 @@ async fn non_admins_cannot_reach_admin_pages(backend: Backend) {
         user_type: UserType::Vendor,
         state: UserState::Active,
         platform_admin: false,
-        password_hash: Some(app.passwords.hash(PASSWORD, app.random.as_ref()).await.unwrap()),
+        password_hash: Some(
+            app.passwords
+                .hash(PASSWORD, app.random.as_ref())
+                .await
+                .unwrap(),
+        ),
         created_at: now,
         updated_at: now,
     };
@@ -204,17 +333,34 @@ async fn non_admins_cannot_reach_admin_pages(backend: Backend) {
     tx.commit().await.unwrap();
 
     let mut b = Browser::new(&server.base_url);
-    assert_eq!(b.sign_in("vendor1", PASSWORD).await.location.as_deref(), Some("/"));
+    assert_eq!(
+        b.sign_in("vendor1", PASSWORD).await.location.as_deref(),
+        Some("/")
+    );
     let home = b.get("/").await;
     assert!(home.body.contains("Welcome, Grace Hopper"));
     for path in ["/admin", "/admin/outbox"] {
         let page = b.get(path).await;
         assert_eq!(page.status, 403, "{path}");
         assert!(page.body.contains("Not allowed"));
-        let rid = page.headers.get("x-request-id").unwrap().to_str().unwrap().to_owned();
-        assert!(page.body.contains(&rid), "error page carries the request id");
+        let rid = page
+            .headers
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            page.body.contains(&rid),
+            "error page carries the request id"
+        );
     }
-    assert_eq!(b.post("/admin/outbox/test", &[("to", "x@agency.gov.sg")]).await.status, 403);
+    assert_eq!(
+        b.post("/admin/outbox/test", &[("to", "x@agency.gov.sg")])
+            .await
+            .status,
+        403
+    );
 }
 
 async fn outbox_delivers_email_and_sms_and_retries(backend: Backend) {
@@ -222,24 +368,46 @@ async fn outbox_delivers_email_and_sms_and_retries(backend: Backend) {
     let sms = SmsReceiver::start().await;
     let server = TestServer::start_with(
         backend,
-        Options { smtp_url: Some(sink.url()), sms_webhook_url: Some(sms.url()) },
+        Options {
+            smtp_url: Some(sink.url()),
+            sms_webhook_url: Some(sms.url()),
+        },
     )
     .await;
     let mut b = with_admin(&server).await;
 
-    let sent = b.post("/admin/outbox/test", &[("to", "ops@agency.gov.sg")]).await;
+    let sent = b
+        .post("/admin/outbox/test", &[("to", "ops@agency.gov.sg")])
+        .await;
     assert_eq!(sent.status, 303);
-    let id = sent.location.unwrap().rsplit('/').next().unwrap().to_owned();
+    let id = sent
+        .location
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let mails = sink.wait_for(2, Duration::from_secs(20)).await;
     assert_eq!(mails.len(), 2, "welcome and test email");
-    let test = mails.iter().find(|m| m.to == ["ops@agency.gov.sg"]).expect("test email");
-    assert_eq!(test.message_id().as_deref(), Some(format!("<{id}@tessera.outbox>").as_str()));
+    let test = mails
+        .iter()
+        .find(|m| m.to == ["ops@agency.gov.sg"])
+        .expect("test email");
+    assert_eq!(
+        test.message_id().as_deref(),
+        Some(format!("<{id}@tessera.outbox>").as_str())
+    );
     assert!(test.data.contains("email delivery works"));
 
     // SMS goes to the webhook as {"to","body"}.
     let app = &server.app;
     let mut tx = app.db.begin().await.unwrap();
-    app.queue(tx.as_mut(), NewMessage::sms("+6591234567", "Your code is 123456")).await.unwrap();
+    app.queue(
+        tx.as_mut(),
+        NewMessage::sms("+6591234567", "Your code is 123456"),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while sms.received().is_empty() && tokio::time::Instant::now() < deadline {
@@ -247,15 +415,29 @@ async fn outbox_delivers_email_and_sms_and_retries(backend: Backend) {
     }
     let got = sms.received();
     assert_eq!(got.len(), 1);
-    assert_eq!((got[0].to.as_str(), got[0].body.as_str()), ("+6591234567", "Your code is 123456"));
+    assert_eq!(
+        (got[0].to.as_str(), got[0].body.as_str()),
+        ("+6591234567", "Your code is 123456")
+    );
 
     // A failing recipient is retried with backoff, and the failure is recorded.
     let mut tx = app.db.begin().await.unwrap();
-    let bad = app.queue(tx.as_mut(), NewMessage::email("not an address", "x", "y")).await.unwrap();
+    let bad = app
+        .queue(tx.as_mut(), NewMessage::email("not an address", "x", "y"))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut failed = None;
     for _ in 0..200 {
-        let m = app.db.read().await.unwrap().outbox_message(bad).await.unwrap().unwrap();
+        let m = app
+            .db
+            .read()
+            .await
+            .unwrap()
+            .outbox_message(bad)
+            .await
+            .unwrap()
+            .unwrap();
         if m.attempts >= 1 && m.last_error.is_some() {
             failed = Some(m);
             break;
@@ -271,12 +453,22 @@ async fn outbox_delivers_email_and_sms_and_retries(backend: Backend) {
 async fn test_email_form_rejects_bad_input(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut b = with_admin(&server).await;
-    let page = b.post("/admin/outbox/test", &[("to", "not-an-email")]).await;
+    let page = b
+        .post("/admin/outbox/test", &[("to", "not-an-email")])
+        .await;
     assert_eq!(page.status, 422);
-    assert!(page.body.contains("Enter an email address like"), "{}", page.body);
+    assert!(
+        page.body.contains("Enter an email address like"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("value=\"not-an-email\""));
     let mut r = server.app.db.read().await.unwrap();
-    assert_eq!(r.count_outbox(DeliveryStatus::Pending).await.unwrap(), 1, "only the welcome email");
+    assert_eq!(
+        r.count_outbox(DeliveryStatus::Pending).await.unwrap(),
+        1,
+        "only the welcome email"
+    );
 }
 
 async fn cross_site_posts_are_refused(backend: Backend) {
@@ -292,5 +484,16 @@ async fn cross_site_posts_are_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(attempt.status().as_u16(), 403);
-    assert_eq!(server.app.db.read().await.unwrap().count_users().await.unwrap(), 0);
+    assert_eq!(
+        server
+            .app
+            .db
+            .read()
+            .await
+            .unwrap()
+            .count_users()
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -15,7 +15,9 @@ async fn two_nodes_share_one_postgresql() {
     let a = Served::start(node(), tessera_testkit::free_port());
     let link = a.setup_link.clone().expect("node A printed a setup link");
     let mut on_a = Browser::new(&a.base);
-    let done = on_a.post("/setup", &setup_form(&token_of(&link), "admin", PASSWORD)).await;
+    let done = on_a
+        .post("/setup", &setup_form(&token_of(&link), "admin", PASSWORD))
+        .await;
     assert_eq!(done.status, 303, "{}", done.body);
 
     // Node B starts on the same database: an administrator exists, so no link.
@@ -25,13 +27,21 @@ async fn two_nodes_share_one_postgresql() {
     assert_eq!(ready.status().as_u16(), 200);
 
     // A session made on A is honoured on B: sessions live in the database.
-    assert_eq!(on_a.sign_in("admin", PASSWORD).await.location.as_deref(), Some("/admin"));
+    assert_eq!(
+        on_a.sign_in("admin", PASSWORD).await.location.as_deref(),
+        Some("/admin")
+    );
     let mut on_b = on_a.moved_to(&b.base);
     let home = on_b.get("/admin").await;
     assert_eq!(home.status, 200);
     assert!(home.body.contains("Administration"));
     let outbox = on_b.get("/admin/outbox").await;
     assert!(outbox.body.contains("Welcome to Tessera"));
-    let metrics = reqwest::get(format!("{}/metrics", b.base)).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", b.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("tessera_http_requests_total"), "{metrics}");
 }

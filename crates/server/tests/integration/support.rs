@@ -29,11 +29,19 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Self { client, base: base.to_owned(), cookies: HashMap::new() }
+        Self {
+            client,
+            base: base.to_owned(),
+            cookies: HashMap::new(),
+        }
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     async fn finish(&mut self, r: reqwest::Response) -> Page {
@@ -48,9 +56,16 @@ impl Browser {
         }
         let status = r.status().as_u16();
         let headers = r.headers().clone();
-        let location = headers.get("location").map(|l| l.to_str().unwrap().to_owned());
+        let location = headers
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
         let body = r.text().await.unwrap();
-        Page { status, location, body, headers }
+        Page {
+            status,
+            location,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Page {
@@ -86,15 +101,24 @@ impl Browser {
 
     /// The same cookies, talking to another node.
     pub fn moved_to(&self, base: &str) -> Self {
-        Self { client: self.client.clone(), base: base.to_owned(), cookies: self.cookies.clone() }
+        Self {
+            client: self.client.clone(),
+            base: base.to_owned(),
+            cookies: self.cookies.clone(),
+        }
     }
 
     pub async fn sign_in(&mut self, username: &str, password: &str) -> Page {
-        self.post("/signin", &[("username", username), ("password", password)]).await
+        self.post("/signin", &[("username", username), ("password", password)])
+            .await
     }
 }
 
-pub fn setup_form<'a>(token: &'a str, username: &'a str, confirm: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn setup_form<'a>(
+    token: &'a str,
+    username: &'a str,
+    confirm: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("token", token),
         ("username", username),
@@ -131,10 +155,17 @@ pub struct Output {
 }
 
 pub fn run(mut cmd: Command, stdin: Option<&str>) -> Output {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     } else {
         drop(child.stdin.take());
     }
@@ -159,6 +190,8 @@ pub struct Served {
 impl Served {
     /// Starts `serve` on `port` and waits until it listens (and printed the setup link, if
     /// the database has no administrator).
+    // The child is owned by the returned value, whose Drop kills and waits for it.
+    #[allow(clippy::zombie_processes)]
     pub fn start(mut cmd: Command, port: u16) -> Self {
         cmd.arg("serve")
             .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
@@ -200,9 +233,15 @@ impl Served {
             } else if child.try_wait().ok().flatten().is_some() {
                 break;
             }
-            let settled = listening_since.is_some_and(|t| t.elapsed() > Duration::from_millis(1500));
+            let settled =
+                listening_since.is_some_and(|t| t.elapsed() > Duration::from_millis(1500));
             if listening_since.is_some() && (setup_link.is_some() || settled) {
-                return Self { child, base: format!("http://localhost:{port}"), setup_link, _output: rx };
+                return Self {
+                    child,
+                    base: format!("http://localhost:{port}"),
+                    setup_link,
+                    _output: rx,
+                };
             }
         }
         let _ = child.kill();
@@ -210,10 +249,11 @@ impl Served {
     }
 
     pub fn kill_hard(&mut self) {
-        let _ = Command::new("kill").args(["-9", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-9", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
-
 }
 
 impl Drop for Served {

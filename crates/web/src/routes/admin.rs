@@ -4,18 +4,18 @@ use super::page;
 use crate::WebState;
 use crate::error::WebError;
 use crate::extract::{Admin, ClientIp, user_context};
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use minijinja::context;
 use serde::Deserialize;
-use tessera_core::admin::{list_outbox, outbox_message, overview, send_test_email};
 use tessera_core::CoreError;
+use tessera_core::admin::{list_outbox, outbox_message, overview, send_test_email};
 use tessera_domain::DomainError;
-use tessera_domain::outbox::OutboxMessage;
 use tessera_domain::OutboxMessageId;
+use tessera_domain::outbox::OutboxMessage;
 use time::OffsetDateTime;
 
 pub fn router() -> Router<WebState> {
@@ -77,7 +77,10 @@ async fn outbox(
     Query(q): Query<OutboxQuery>,
 ) -> Result<Response, WebError> {
     let before = match q.before.as_deref() {
-        Some(s) => Some(s.parse::<OutboxMessageId>().map_err(|_| WebError::NotFound)?),
+        Some(s) => Some(
+            s.parse::<OutboxMessageId>()
+                .map_err(|_| WebError::NotFound)?,
+        ),
         None => None,
     };
     outbox_page(&state, &admin, before, StatusCode::OK, "", "").await
@@ -126,8 +129,19 @@ async fn test_email(
             Ok(Redirect::to(&format!("/admin/outbox/{id}")).into_response())
         }
         Err(CoreError::Domain(DomainError::Invalid(errors))) => {
-            let message = errors.get("to").unwrap_or("Enter an email address.").to_owned();
-            outbox_page(&state, &admin, None, StatusCode::UNPROCESSABLE_ENTITY, &f.to, &message).await
+            let message = errors
+                .get("to")
+                .unwrap_or("Enter an email address.")
+                .to_owned();
+            outbox_page(
+                &state,
+                &admin,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &f.to,
+                &message,
+            )
+            .await
         }
         Err(other) => Err(other.into()),
     }
@@ -138,7 +152,9 @@ async fn message(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let id = id.parse::<OutboxMessageId>().map_err(|_| WebError::NotFound)?;
+    let id = id
+        .parse::<OutboxMessageId>()
+        .map_err(|_| WebError::NotFound)?;
     let m = outbox_message(&state.app, &admin.cap, id).await?;
     page(
         &state,

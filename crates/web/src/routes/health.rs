@@ -1,11 +1,11 @@
 //! Liveness, readiness and Prometheus metrics, for load balancers and monitoring.
 
 use crate::WebState;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use axum::Router;
 use serde_json::json;
 
 pub fn router() -> Router<WebState> {
@@ -24,7 +24,10 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<WebState>) -> Response {
     let db = &state.app.db;
     if let Err(e) = db.ping().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "reason": format!("database: {e}") })))
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "reason": format!("database: {e}") })),
+        )
             .into_response();
     }
     match db.schema_status().await {
@@ -41,11 +44,19 @@ async fn readyz(State(state): State<WebState>) -> Response {
 
 async fn metrics(State(state): State<WebState>) -> Response {
     let Some(handle) = &state.settings.metrics else {
-        return (StatusCode::NOT_FOUND, "metrics are not enabled in this process\n").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "metrics are not enabled in this process\n",
+        )
+            .into_response();
     };
     if let Some((size, idle)) = state.app.db.pool_usage() {
         metrics::gauge!("tessera_db_pool_connections").set(f64::from(size));
         metrics::gauge!("tessera_db_pool_idle_connections").set(f64::from(idle));
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response()
 }

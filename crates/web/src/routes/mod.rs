@@ -24,6 +24,7 @@ pub fn page(
 ) -> Result<Response, WebError> {
     let html = state.templates.render(template, context)?;
     let mut r = (status, Html(html)).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
 }

@@ -4,16 +4,16 @@ use super::page;
 use crate::WebState;
 use crate::error::WebError;
 use crate::extract::ClientIp;
+use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use minijinja::context;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use tessera_core::setup::{AdminForm, complete_setup, setup_link_is_valid};
 use tessera_core::CoreError;
+use tessera_core::setup::{AdminForm, complete_setup, setup_link_is_valid};
 use tessera_domain::DomainError;
 
 pub fn router() -> Router<WebState> {
@@ -26,9 +26,15 @@ struct TokenQuery {
     token: String,
 }
 
-async fn show(State(state): State<WebState>, Query(q): Query<TokenQuery>) -> Result<Response, WebError> {
+async fn show(
+    State(state): State<WebState>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, WebError> {
     if !setup_link_is_valid(&state.app, &q.token).await? {
-        return invalid(&state, "This link has expired, has been used already, or is incomplete.");
+        return invalid(
+            &state,
+            "This link has expired, has been used already, or is incomplete.",
+        );
     }
     page(
         &state,
@@ -78,8 +84,10 @@ async fn submit(
             Ok(Redirect::to("/signin?setup=done").into_response())
         }
         Err(CoreError::Domain(DomainError::Invalid(errors))) => {
-            let errors: BTreeMap<String, String> =
-                errors.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            let errors: BTreeMap<String, String> = errors
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
             // What was typed comes back, except the passwords.
             let values = context! {
                 username => f.username, given_name => f.given_name, family_name => f.family_name,

@@ -4,17 +4,17 @@ use super::page;
 use crate::WebState;
 use crate::error::{WebError, safe_next};
 use crate::extract::{ClientIp, Session, user_context};
+use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use minijinja::context;
 use serde::Deserialize;
-use tessera_core::signin::{sign_in, sign_out};
 use tessera_core::CoreError;
+use tessera_core::signin::{sign_in, sign_out};
 use tessera_domain::DomainError;
 
 pub fn router() -> Router<WebState> {
@@ -135,6 +135,8 @@ async fn leave(
     if let Some(Session(w)) = who {
         sign_out(&state.app, &w, ip).await?;
     }
-    let removal = Cookie::build((state.session_cookie_name(), "")).path("/").build();
+    let removal = Cookie::build((state.session_cookie_name(), ""))
+        .path("/")
+        .build();
     Ok((jar.remove(removal), Redirect::to("/signin")).into_response())
 }
