@@ -4,8 +4,10 @@
 pub mod admin;
 pub mod audit;
 pub mod error;
+pub mod oidc;
 pub mod outbox;
 pub mod passwords;
+pub mod secrets;
 pub mod setup;
 pub mod signin;
 
@@ -26,6 +28,10 @@ pub struct App {
     pub random: Arc<dyn Random>,
     pub passwords: PasswordHasher,
     pub settings: Arc<CoreSettings>,
+    /// Derived from the node-shared secret key: seals signing keys, HMACs client secrets.
+    pub secrets: Arc<secrets::SecretKeys>,
+    /// The signing keys, cached (see `oidc::keys`).
+    pub keys: Arc<oidc::keys::Keyring>,
 }
 
 /// Settings the flows read (the server maps its configuration onto these).

@@ -52,3 +52,7 @@ id_type!(
     /// Identifies one message in the transactional outbox.
     OutboxMessageId
 );
+id_type!(
+    /// Identifies an app (an OAuth client) internally; apps show `client_id` to the world.
+    AppId
+);

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod oauth;
 pub mod outbox;
 pub mod random;
 pub mod secret;
@@ -15,5 +16,5 @@ pub mod user;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::{DomainError, FieldErrors};
-pub use ids::{OutboxMessageId, TenantId, UserId};
+pub use ids::{AppId, OutboxMessageId, TenantId, UserId};
 pub use random::{OsRandom, Random, SeededRandom};

@@ -1,7 +1,8 @@
 //! `tessera admin …`: the operator's commands, each with text or `--json` output.
 
 use crate::cli::{
-    AdminArgs, AdminCommand, AuditCommand, OutboxCommand, TenantCommand, UserCommand,
+    AdminArgs, AdminCommand, AppCommand, AuditCommand, KeysCommand, OutboxCommand, TenantCommand,
+    UserCommand,
 };
 use crate::config::Settings;
 use crate::runtime::{build_app, init_logging, open_database, require_current_schema};
@@ -10,6 +11,8 @@ use std::io::Read;
 use tessera_core::admin::{self, PlatformAdmin};
 use tessera_core::audit::{self as audit_flow, Verification};
 use tessera_core::setup::{AdminForm, bootstrap_admin};
+use tessera_core::oidc::clients::{self, NewApp};
+use tessera_core::oidc::keys;
 use tessera_core::{App, CoreError};
 use tessera_domain::DomainError;
 use tessera_domain::audit::ChainBreak;
@@ -191,6 +194,81 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
                     }
                     Err(format!("audit log verification failed: row {seq} {what}"))
                 }
+            }
+        }
+        AdminCommand::App(AppCommand::Create {
+            tenant,
+            name,
+            redirect_uris,
+            public,
+            grants,
+            scopes,
+            id_token_alg,
+        }) => {
+            let new = NewApp { tenant, name, redirect_uris, public, grant_types: grants, scopes, id_token_alg };
+            let created = clients::create_app(app, &cap, new).await.map_err(explain)?;
+            let c = &created.client;
+            if as_json {
+                return print_json(&json!({
+                    "client_id": c.client_id,
+                    "client_secret": created.secret,
+                    "name": c.name,
+                    "kind": c.kind,
+                    "redirect_uris": c.redirect_uris,
+                    "grant_types": c.grant_types,
+                    "scopes": c.allowed_scopes,
+                }));
+            }
+            println!("client_id:     {}", c.client_id);
+            if let Some(s) = &created.secret {
+                println!("client_secret: {s}\n(shown once: store it now; Tessera keeps only a hash)");
+            }
+            Ok(())
+        }
+        AdminCommand::App(AppCommand::List) => {
+            let apps = clients::list_apps(app, &cap).await.map_err(explain)?;
+            if as_json {
+                return print_json(&json!(apps));
+            }
+            for a in apps {
+                println!("{:<24} {:<13} {}", a.client_id, a.kind.as_str(), a.name);
+            }
+            Ok(())
+        }
+        AdminCommand::Keys(KeysCommand::List) => {
+            let set = keys::current(app).await.map_err(explain)?;
+            if as_json {
+                let rows: Vec<_> = set
+                    .records
+                    .iter()
+                    .map(|k| {
+                        json!({
+                            "kid": k.kid,
+                            "alg": k.alg.as_str(),
+                            "created_at": k.created_at.unix_timestamp(),
+                            "signing": k.retired_at.is_none(),
+                            "published_until": k.expires_at.map(|t| t.unix_timestamp()),
+                        })
+                    })
+                    .collect();
+                return print_json(&json!(rows));
+            }
+            for k in &set.records {
+                let status = match k.expires_at {
+                    None => "signing".to_owned(),
+                    Some(t) => format!("retired; published until {t}"),
+                };
+                println!("{:<24} {:<6} {status}", k.kid, k.alg.as_str());
+            }
+            Ok(())
+        }
+        AdminCommand::Keys(KeysCommand::Rotate) => {
+            let kids = keys::rotate(app, cap.actor()).await.map_err(explain)?;
+            if as_json {
+                print_json(&json!({ "new_kids": kids }))
+            } else {
+                println!("new signing keys: {}", kids.join(", "));
+                Ok(())
             }
         }
         AdminCommand::Outbox(OutboxCommand::Test { to }) => {

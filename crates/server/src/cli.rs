@@ -34,6 +34,8 @@ pub enum Command {
     ///   log_level       TESSERA_LOG_LEVEL        info
     ///   outbox_lease_seconds TESSERA_OUTBOX_LEASE_SECONDS 90: after a crash, messages a node
     ///                   was sending are retried by another node after this long
+    ///   secret_key      TESSERA_SECRET_KEY       SQLite: ./tessera-data/secret.key (created);
+    ///                   PostgreSQL: required, the same on every node (`tessera secret-key`)
     ///
     /// tessera.example.toml explains each setting.
     #[command(verbatim_doc_comment)]
@@ -42,6 +44,8 @@ pub enum Command {
     Migrate,
     /// Administration for scripts; every command takes --json.
     Admin(AdminArgs),
+    /// Print a new random secret key for the `secret_key` setting.
+    SecretKey,
 }
 
 #[derive(Args, Debug)]
@@ -94,6 +98,49 @@ pub enum AdminCommand {
     /// Outgoing email and SMS.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Apps (OAuth clients).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AppCommand {
+    /// Register an app; prints its client_id and, once, its secret.
+    Create {
+        /// The tenant's handle.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// Where to return after sign-in; repeat for several.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A public client (native or browser app): no secret, PKCE only.
+        #[arg(long)]
+        public: bool,
+        /// authorization_code, refresh_token or client_credentials; repeat for several.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// A scope client_credentials tokens may carry; repeat for several.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// ID token algorithm: RS256 (default) or ES256.
+        #[arg(long)]
+        id_token_alg: Option<String>,
+    },
+    /// List apps.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Published keys: the signing ones and those kept until their tokens expire.
+    List,
+    /// New keys sign from now on; old ones stay published until their tokens expire.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,5 +219,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Admin(args) => admin::run(settings, args).await,
+        Command::SecretKey => {
+            println!(
+                "{}",
+                tessera_core::secrets::SecretKeys::generate_master(&tessera_domain::OsRandom)
+            );
+            Ok(())
+        }
     }
 }

@@ -22,6 +22,7 @@ pub struct Config {
     pub log_format: String,
     pub log_level: String,
     pub outbox_lease_seconds: u32,
+    pub secret_key: Option<String>,
 }
 
 /// The keys `TESSERA_*` variables may set; other `TESSERA_*` variables are ignored (test
@@ -37,6 +38,7 @@ const KEYS: &[&str] = &[
     "log_format",
     "log_level",
     "outbox_lease_seconds",
+    "secret_key",
 ];
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             log_format: "text".into(),
             log_level: "info".into(),
             outbox_lease_seconds: 90,
+            secret_key: None,
         }
     }
 }
@@ -219,6 +222,9 @@ fn validate(config: Config, figment: Figment) -> Result<Settings, String> {
                 config.outbox_lease_seconds
             ),
         ));
+    }
+    if let Some(key) = &config.secret_key {
+        tessera_core::secrets::SecretKeys::parse_master(key).map_err(|m| bad("secret_key", m))?;
     }
     if let Some(dir) = &config.templates_dir
         && !dir.is_dir()

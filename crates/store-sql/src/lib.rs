@@ -234,3 +234,193 @@ macro_rules! audit_columns {
         "seq, at, actor, action, target, outcome, source_ip, detail, prev_hash, hash"
     };
 }
+
+// ---- OAuth rows -------------------------------------------------------------------------
+
+use tessera_domain::AppId;
+use tessera_domain::oauth::grant::Authentication;
+use tessera_domain::oauth::{
+    AuthorizationCode, ClientKind, GrantType, OAuthClient, RefreshToken, SigningAlg,
+    SigningKeyRecord,
+};
+
+/// Lists are stored as space-separated text (their items never contain spaces).
+pub fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    items.into_iter().map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join(" ")
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split(' ').filter(|x| !x.is_empty()).map(str::to_owned).collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ClientRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub client_id: String,
+    pub name: String,
+    pub kind: String,
+    pub redirect_uris: String,
+    pub grant_types: String,
+    pub allowed_scopes: String,
+    pub id_token_alg: String,
+    pub access_token_ttl: i64,
+    pub refresh_idle_ttl: i64,
+    pub refresh_absolute_ttl: i64,
+    pub created_at: i64,
+}
+
+impl TryFrom<ClientRow> for OAuthClient {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> Result<Self, StoreError> {
+        let grant_types = split(&r.grant_types)
+            .iter()
+            .map(|g| GrantType::parse(g).ok_or_else(|| corrupt("oauth_clients.grant_types", g)))
+            .collect::<Result<_, _>>()?;
+        Ok(OAuthClient {
+            id: AppId::from_uuid(r.id),
+            tenant_id: TenantId::from_uuid(r.tenant_id),
+            client_id: r.client_id,
+            name: r.name,
+            kind: ClientKind::parse(&r.kind).ok_or_else(|| corrupt("oauth_clients.kind", &r.kind))?,
+            redirect_uris: split(&r.redirect_uris),
+            grant_types,
+            allowed_scopes: split(&r.allowed_scopes),
+            id_token_alg: SigningAlg::parse(&r.id_token_alg)
+                .ok_or_else(|| corrupt("oauth_clients.id_token_alg", &r.id_token_alg))?,
+            access_token_ttl_secs: r.access_token_ttl,
+            refresh_idle_ttl_secs: r.refresh_idle_ttl,
+            refresh_absolute_ttl_secs: r.refresh_absolute_ttl,
+            created_at: from_unix(r.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub sealed_private: Vec<u8>,
+    pub public_jwk: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+impl TryFrom<SigningKeyRow> for SigningKeyRecord {
+    type Error = StoreError;
+    fn try_from(r: SigningKeyRow) -> Result<Self, StoreError> {
+        Ok(SigningKeyRecord {
+            alg: SigningAlg::parse(&r.alg).ok_or_else(|| corrupt("signing_keys.alg", &r.alg))?,
+            kid: r.kid,
+            sealed_private: r.sealed_private,
+            public_jwk: r.public_jwk,
+            created_at: from_unix(r.created_at),
+            retired_at: r.retired_at.map(from_unix),
+            expires_at: r.expires_at.map(from_unix),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct CodeRow {
+    pub code_hash: Vec<u8>,
+    pub client: Uuid,
+    pub user_id: Uuid,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub acr: String,
+    pub sid: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+    fn try_from(r: CodeRow) -> Result<Self, StoreError> {
+        Ok(AuthorizationCode {
+            code_hash: SecretHash(hash32("authorization_codes.code_hash", &r.code_hash)?),
+            client: AppId::from_uuid(r.client),
+            redirect_uri: r.redirect_uri,
+            scope: r.scope,
+            nonce: r.nonce,
+            code_challenge: r.code_challenge,
+            auth: Authentication {
+                user_id: UserId::from_uuid(r.user_id),
+                auth_time: from_unix(r.auth_time),
+                amr: split(&r.amr),
+                acr: r.acr,
+                sid: r.sid,
+            },
+            created_at: from_unix(r.created_at),
+            expires_at: from_unix(r.expires_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct RefreshRow {
+    pub token_hash: Vec<u8>,
+    pub family_id: Uuid,
+    pub client: Uuid,
+    pub user_id: Uuid,
+    pub scope: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub acr: String,
+    pub sid: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub family_expires_at: i64,
+}
+
+impl TryFrom<RefreshRow> for RefreshToken {
+    type Error = StoreError;
+    fn try_from(r: RefreshRow) -> Result<Self, StoreError> {
+        Ok(RefreshToken {
+            token_hash: SecretHash(hash32("refresh_tokens.token_hash", &r.token_hash)?),
+            family_id: r.family_id,
+            client: AppId::from_uuid(r.client),
+            scope: r.scope,
+            auth: Authentication {
+                user_id: UserId::from_uuid(r.user_id),
+                auth_time: from_unix(r.auth_time),
+                amr: split(&r.amr),
+                acr: r.acr,
+                sid: r.sid,
+            },
+            created_at: from_unix(r.created_at),
+            expires_at: from_unix(r.expires_at),
+            family_expires_at: from_unix(r.family_expires_at),
+        })
+    }
+}
+
+#[macro_export]
+macro_rules! client_columns {
+    () => {
+        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at"
+    };
+}
+#[macro_export]
+macro_rules! code_columns {
+    () => {
+        "code_hash, client, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, amr, acr, sid, created_at, expires_at"
+    };
+}
+#[macro_export]
+macro_rules! refresh_columns {
+    () => {
+        "token_hash, family_id, client, user_id, scope, auth_time, amr, acr, sid, created_at, expires_at, family_expires_at"
+    };
+}
+#[macro_export]
+macro_rules! key_columns {
+    () => {
+        "kid, alg, sealed_private, public_jwk, created_at, retired_at, expires_at"
+    };
+}

@@ -42,6 +42,25 @@ macro_rules! conformance_tests {
             read_handle_refuses_writes,
             migrate_is_idempotent
         );
+        $crate::conformance_tests!(@oauth $factory;
+            clients_round_trip_with_secrets,
+            signing_keys_publish_then_retire,
+            authorization_codes_work_once,
+            authorization_code_is_single_use_under_concurrency,
+            refresh_tokens_rotate_and_reuse_revokes,
+            refresh_token_is_single_use_under_concurrency
+        );
+    };
+    (@oauth $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let test_db = $factory().await;
+                $crate::conformance_oauth::$name(test_db.db.clone()).await;
+                test_db.db.close().await;
+                drop(test_db);
+            }
+        )*
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
         $(

@@ -8,11 +8,16 @@ use tessera_domain::secret::SecretHash;
 use tessera_domain::session::PortalSession;
 use tessera_domain::tenant::Tenant;
 use tessera_domain::user::{User, Username};
-use tessera_domain::{OutboxMessageId, UserId};
+use tessera_domain::oauth::grant::{CodeRedemption, RefreshUse};
+use tessera_domain::oauth::{AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord};
+use tessera_domain::{AppId, OutboxMessageId, TenantId, UserId};
+use uuid::Uuid;
 use time::OffsetDateTime;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod conformance_oauth;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,7 +89,16 @@ pub trait Database: Send + Sync + 'static {
 /// One unit of work across every aggregate.
 #[async_trait]
 pub trait Tx:
-    UserStore + TenantStore + SessionStore + SetupLinkStore + AuditStore + OutboxStore + Send
+    UserStore
+    + TenantStore
+    + SessionStore
+    + SetupLinkStore
+    + AuditStore
+    + OutboxStore
+    + ClientStore
+    + SigningKeyStore
+    + GrantStore
+    + Send
 {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
@@ -210,4 +224,83 @@ pub trait OutboxStore: Send {
         limit: u32,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
     async fn count_outbox(&mut self, status: DeliveryStatus) -> Result<i64, StoreError>;
+}
+
+#[async_trait]
+pub trait ClientStore: Send {
+    /// Fails with `Duplicate { field: "client_id" }` when the identifier is taken.
+    async fn insert_client(&mut self, client: &OAuthClient) -> Result<(), StoreError>;
+    async fn client_by_client_id(&mut self, client_id: &str) -> Result<Option<OAuthClient>, StoreError>;
+    async fn list_clients(&mut self, tenant: Option<TenantId>) -> Result<Vec<OAuthClient>, StoreError>;
+    /// Stores the HMAC of a client secret (never the secret).
+    async fn insert_client_secret(
+        &mut self,
+        client: AppId,
+        secret_hmac: &[u8; 32],
+        created_at: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError>;
+    /// HMACs of the client's secrets that are valid at `now`.
+    async fn client_secret_hmacs(
+        &mut self,
+        client: AppId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<[u8; 32]>, StoreError>;
+}
+
+#[async_trait]
+pub trait SigningKeyStore: Send {
+    async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+    /// Keys still published at `now` (active and retired-but-unexpired), newest first.
+    async fn published_signing_keys(
+        &mut self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Retires every active key of `alg` except `keep`: they stop signing now and stay
+    /// published until `publish_until`.
+    async fn retire_signing_keys(
+        &mut self,
+        alg: SigningAlg,
+        keep: &str,
+        now: OffsetDateTime,
+        publish_until: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+}
+
+#[async_trait]
+pub trait GrantStore: Send {
+    async fn insert_authorization_code(&mut self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// Uses a code: `Redeemed` for exactly one caller while it is unexpired; a second
+    /// presentation is `Replayed`, naming the refresh family it started (if any).
+    async fn redeem_authorization_code(
+        &mut self,
+        code_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption, StoreError>;
+    /// Links a redeemed code to the refresh family it started, for replay revocation.
+    async fn link_code_to_family(&mut self, code_hash: &SecretHash, family: Uuid) -> Result<(), StoreError>;
+    async fn insert_refresh_token(&mut self, token: &RefreshToken) -> Result<(), StoreError>;
+    /// Uses a refresh token for rotation: `Fresh` for exactly one caller while it is
+    /// unused, unrevoked and unexpired; a used or revoked one is `Reused`.
+    async fn use_refresh_token(
+        &mut self,
+        token_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<RefreshUse, StoreError>;
+    /// The family of a refresh token, for revocation requests.
+    async fn refresh_token_family(
+        &mut self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<(Uuid, AppId)>, StoreError>;
+    /// Revokes every refresh token of the family and every access token it issued.
+    async fn revoke_refresh_family(&mut self, family: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Remembers a user access token's `jti` so a family revocation can revoke it.
+    async fn record_access_token(
+        &mut self,
+        jti: &str,
+        family: Option<Uuid>,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    async fn revoke_access_token(&mut self, jti: &str, expires_at: OffsetDateTime) -> Result<(), StoreError>;
+    async fn access_token_revoked(&mut self, jti: &str) -> Result<bool, StoreError>;
 }

@@ -95,7 +95,10 @@ impl TestServer {
             settings: Arc::new(CoreSettings {
                 issuer: base_url.clone(),
             }),
+            secrets: Arc::new(tessera_core::secrets::SecretKeys::from_master(&[42; 32]).unwrap()),
+            keys: Arc::new(tessera_core::oidc::keys::Keyring::default()),
         };
+        tessera_core::oidc::keys::ensure(&app).await.unwrap();
         let email = options.smtp_url.as_deref().map(|u| {
             Arc::new(SmtpRelay::new(u, "Tessera <tessera@localhost>").unwrap()) as Arc<dyn Deliver>
         });

@@ -5,6 +5,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tessera_core::CoreError;
+use tessera_core::oidc::{ErrorCode, OAuthError, OidcError};
+use tessera_proto::oauth::ErrorResponse;
 use tessera_domain::DomainError;
 use tessera_store::StoreError;
 
@@ -19,6 +21,40 @@ pub enum WebError {
     Forbidden,
     /// A template failed to render: a bug, reported as a 500 and logged.
     Template(String),
+    /// An OAuth endpoint's error: RFC 6749 JSON, never a page.
+    OAuth(OAuthError),
+}
+
+impl From<OidcError> for WebError {
+    fn from(e: OidcError) -> Self {
+        match e {
+            OidcError::OAuth(o) => Self::OAuth(o),
+            OidcError::Core(c) => Self::Core(c),
+        }
+    }
+}
+
+/// RFC 6749 §5.2 / RFC 6750 §3: status and headers by error code.
+fn oauth_response(e: OAuthError) -> Response {
+    use axum::http::{HeaderValue, header};
+    let status = match e.code {
+        ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let challenge = match e.code {
+        ErrorCode::InvalidClient => Some(HeaderValue::from_static("Basic realm=\"tessera\"")),
+        ErrorCode::InvalidToken => Some(HeaderValue::from_static("Bearer error=\"invalid_token\"")),
+        _ => None,
+    };
+    let body = ErrorResponse { error: e.code, error_description: Some(e.description) };
+    let mut r = (status, axum::Json(body)).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(c) = challenge {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, c);
+    }
+    r
 }
 
 impl From<CoreError> for WebError {
@@ -80,6 +116,7 @@ impl IntoResponse for WebError {
                 "Your account does not have access to this page.",
             ),
             Self::Template(detail) => internal(&detail),
+            Self::OAuth(e) => oauth_response(e),
             Self::Core(CoreError::Domain(d)) => match d {
                 DomainError::NotFound(what) => error_page(
                     StatusCode::NOT_FOUND,

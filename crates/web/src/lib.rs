@@ -33,7 +33,8 @@ pub fn router(state: WebState) -> Router {
 
     let machine = Router::new()
         .merge(routes::health::router())
-        .merge(routes::assets::router());
+        .merge(routes::assets::router())
+        .merge(routes::oidc::router());
 
     let security_headers = tower::ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(

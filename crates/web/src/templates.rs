@@ -27,6 +27,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/outbox_message.html"),
     ),
     ("error.html", include_str!("../templates/error.html")),
+    ("form_post.html", include_str!("../templates/form_post.html")),
 ];
 
 pub struct Templates {
@@ -86,6 +87,7 @@ mod tests {
             stats => context!{ users => 1, tenants => 0, outbox_pending => 1, outbox_failed => 0 },
             delivery_mode => "outbox only", messages => vec![message.clone()], message => message,
             status => 500, title => "Something went wrong", message_text => "x",
+            action => "https://app.example.gov.sg/cb", fields => vec![context!{ name => "code", value => "c" }],
         };
         for name in Templates::names() {
             if name == "macros.html" {

@@ -173,6 +173,7 @@ fn serve_help_documents_every_setting() {
         "TESSERA_LOG_FORMAT",
         "TESSERA_LOG_LEVEL",
         "TESSERA_OUTBOX_LEASE_SECONDS",
+        "TESSERA_SECRET_KEY",
     ] {
         assert!(out.stdout.contains(var), "serve --help lacks {var}");
         let key = var.trim_start_matches("TESSERA_").to_lowercase();

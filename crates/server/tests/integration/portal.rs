@@ -171,6 +171,7 @@ async fn setup_link_creates_the_admin_once(backend: Backend) {
     assert_eq!(
         actions,
         [
+            "keys.create",
             "setup.link_issued",
             "setup.admin_created",
             "signin.password"

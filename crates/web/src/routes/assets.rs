@@ -10,6 +10,7 @@ pub fn router() -> Router<WebState> {
     Router::new()
         .route("/static/tessera.css", get(css))
         .route("/static/favicon.svg", get(favicon))
+        .route("/static/form_post.js", get(form_post_js))
 }
 
 async fn css() -> impl IntoResponse {
@@ -29,5 +30,12 @@ async fn favicon() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         include_str!("../../static/favicon.svg"),
+    )
+}
+
+async fn form_post_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../../static/form_post.js"),
     )
 }

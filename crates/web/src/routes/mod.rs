@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod assets;
 pub mod health;
+pub mod oidc;
 pub mod setup;
 pub mod signin;
 

@@ -43,6 +43,11 @@ struct SignInQuery {
     next: String,
     #[serde(default)]
     setup: String,
+    /// Set when an app demands a fresh sign-in (prompt=login, max_age) from a signed-in user.
+    #[serde(default)]
+    reauth: String,
+    #[serde(default)]
+    login_hint: String,
 }
 
 async fn show(
@@ -51,7 +56,7 @@ async fn show(
     Query(q): Query<SignInQuery>,
 ) -> Result<Response, WebError> {
     let next = safe_next(&q.next).unwrap_or("");
-    if who.is_some() {
+    if who.is_some() && q.reauth.is_empty() {
         return Ok(Redirect::to(if next.is_empty() { "/" } else { next }).into_response());
     }
     let notice = if q.setup == "done" {
@@ -59,7 +64,7 @@ async fn show(
     } else {
         ""
     };
-    form(&state, StatusCode::OK, "", notice, "", next)
+    form(&state, StatusCode::OK, &q.login_hint, notice, "", next)
 }
 
 fn form(

@@ -1,0 +1,263 @@
+//! The authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1, RFC 7636, RFC 9207):
+//! validate the request, decide whether the user must (re-)authenticate, issue a code.
+
+use super::{ErrorCode, OAuthError, USER_SCOPES};
+use crate::signin::SignedIn;
+use crate::{App, CoreError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tessera_domain::oauth::grant::{Authentication, CODE_LIFETIME};
+use tessera_domain::oauth::scope::Scopes;
+use tessera_domain::oauth::{AuthorizationCode, GrantType, OAuthClient, pkce, redirect_uri_matches};
+use tessera_domain::secret::BearerSecret;
+
+/// The request's parameters as received (query string or form body).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct AuthorizeParams {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub login_hint: Option<String>,
+    pub acr_values: Option<String>,
+    pub response_mode: Option<String>,
+    pub request: Option<String>,
+    pub request_uri: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// Where and how an authorization response goes back to the client.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub params: Vec<(String, String)>,
+}
+
+/// Why a request cannot proceed.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The client or redirect URI cannot be trusted: show a page, never redirect.
+    Page(String),
+    /// A protocol error the client should hear about, at its redirect URI.
+    Redirect(Reply),
+    Core(CoreError),
+}
+
+impl<E: Into<CoreError>> From<E> for Refusal {
+    fn from(e: E) -> Self {
+        Self::Core(e.into())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Validated {
+    pub client: OAuthClient,
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub scope: Scopes,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+fn reply(app: &App, redirect_uri: &str, mode: ResponseMode, state: Option<&str>, mut params: Vec<(String, String)>) -> Reply {
+    if let Some(s) = state {
+        params.push(("state".into(), s.to_owned()));
+    }
+    // RFC 9207: the issuer in every authorization response, so a client can tell which
+    // provider answered (mix-up attacks).
+    params.push(("iss".into(), app.settings.issuer.clone()));
+    Reply { redirect_uri: redirect_uri.to_owned(), mode, params }
+}
+
+fn error_reply(app: &App, redirect_uri: &str, mode: ResponseMode, state: Option<&str>, e: OAuthError) -> Refusal {
+    Refusal::Redirect(reply(
+        app,
+        redirect_uri,
+        mode,
+        state,
+        vec![("error".into(), e.code.as_str().into()), ("error_description".into(), e.description)],
+    ))
+}
+
+pub async fn validate(app: &App, p: &AuthorizeParams) -> Result<Validated, Refusal> {
+    let client_id = p.client_id.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
+        Refusal::Page("The request does not say which application is asking (client_id is missing).".into())
+    })?;
+    let client = app
+        .db
+        .read()
+        .await?
+        .client_by_client_id(client_id)
+        .await?
+        .ok_or_else(|| Refusal::Page("The application that sent you here is not registered with Tessera.".into()))?;
+    let redirect_uri = match p.redirect_uri.as_deref() {
+        Some(uri) if client.redirect_uris.iter().any(|r| redirect_uri_matches(r, uri)) => uri.to_owned(),
+        Some(_) => {
+            return Err(Refusal::Page(format!(
+                "The application {:?} asked to send you to an address it has not registered.",
+                client.name
+            )));
+        }
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => return Err(Refusal::Page("The request does not say where to return to (redirect_uri).".into())),
+    };
+    let state = p.state.as_deref();
+    let mode = match p.response_mode.as_deref() {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(other) => {
+            return Err(error_reply(
+                app,
+                &redirect_uri,
+                ResponseMode::Query,
+                state,
+                OAuthError::invalid_request(format!("response_mode {other:?} is not supported; use query or form_post")),
+            ));
+        }
+    };
+    let fail = |e: OAuthError| error_reply(app, &redirect_uri, mode, state, e);
+
+    if p.request.is_some() {
+        return Err(fail(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported")));
+    }
+    if p.request_uri.is_some() {
+        return Err(fail(OAuthError::new(ErrorCode::InvalidRequestUri, "request_uri (PAR) is not supported yet")));
+    }
+    match p.response_type.as_deref() {
+        Some("code") => {}
+        None => return Err(fail(OAuthError::invalid_request("response_type is required"))),
+        Some(other) => {
+            return Err(fail(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                format!("response_type {other:?} is not supported; only code"),
+            )));
+        }
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(fail(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use the authorization code flow")));
+    }
+    let scope = Scopes::parse(p.scope.as_deref().unwrap_or("")).map_err(|m| fail(OAuthError::new(ErrorCode::InvalidScope, m)))?;
+    let unknown = scope.not_in(USER_SCOPES);
+    if !unknown.is_empty() {
+        return Err(fail(OAuthError::new(ErrorCode::InvalidScope, format!("unknown scope: {}", unknown.join(" ")))));
+    }
+    let challenge = p
+        .code_challenge
+        .as_deref()
+        .ok_or_else(|| fail(OAuthError::invalid_request("PKCE is required: send code_challenge with code_challenge_method=S256")))?;
+    pkce::validate_challenge(challenge, p.code_challenge_method.as_deref().unwrap_or("plain"))
+        .map_err(|m| fail(OAuthError::invalid_request(m)))?;
+    let prompt: Vec<String> = p.prompt.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    for v in &prompt {
+        if !matches!(v.as_str(), "none" | "login" | "consent" | "select_account") {
+            return Err(fail(OAuthError::invalid_request(format!("unknown prompt value {v:?}"))));
+        }
+    }
+    if prompt.iter().any(|v| v == "none") && prompt.len() > 1 {
+        return Err(fail(OAuthError::invalid_request("prompt=none cannot be combined with other values")));
+    }
+    let max_age = match p.max_age.as_deref() {
+        None | Some("") => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| fail(OAuthError::invalid_request("max_age must be a whole number of seconds")))?,
+        ),
+    };
+    Ok(Validated {
+        client,
+        redirect_uri,
+        mode,
+        scope,
+        state: p.state.clone(),
+        nonce: p.nonce.clone(),
+        code_challenge: challenge.to_owned(),
+        prompt,
+        max_age,
+        login_hint: p.login_hint.clone(),
+    })
+}
+
+/// What to do about the browser's session for this request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionCheck {
+    /// The session may be used as it is.
+    Proceed,
+    /// The user must sign in (again).
+    SignIn,
+    /// `prompt=none` and sign-in would be needed.
+    LoginRequired,
+}
+
+pub fn check_session(app: &App, v: &Validated, who: Option<&SignedIn>) -> SessionCheck {
+    let silent = v.prompt.iter().any(|p| p == "none");
+    let Some(who) = who else {
+        return if silent { SessionCheck::LoginRequired } else { SessionCheck::SignIn };
+    };
+    let age = (app.clock.now() - who.session.created_at).whole_seconds();
+    let too_old = v.max_age.is_some_and(|m| age > m);
+    let forced = v.prompt.iter().any(|p| p == "login");
+    match (too_old || forced, silent) {
+        (false, _) => SessionCheck::Proceed,
+        (true, true) => SessionCheck::LoginRequired,
+        (true, false) => SessionCheck::SignIn,
+    }
+}
+
+pub fn login_required(app: &App, v: &Validated) -> Reply {
+    match error_reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), OAuthError::new(ErrorCode::LoginRequired, "the user must sign in")) {
+        Refusal::Redirect(r) => r,
+        _ => reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), Vec::new()),
+    }
+}
+
+/// The OIDC `sid` for a portal session: stable for the session, reveals nothing of its
+/// cookie.
+pub fn session_id(who: &SignedIn) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &[b"sid:".as_slice(), who.session.token_hash.as_bytes()].concat());
+    URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
+}
+
+/// Issues a one-time code for the signed-in user and returns the success response.
+pub async fn issue_code(app: &App, v: &Validated, who: &SignedIn) -> Result<Reply, CoreError> {
+    let now = app.clock.now();
+    let secret = BearerSecret::generate(app.random.as_ref());
+    let code = AuthorizationCode {
+        code_hash: secret.hash(),
+        client: v.client.id,
+        redirect_uri: v.redirect_uri.clone(),
+        scope: v.scope.to_string(),
+        nonce: v.nonce.clone(),
+        code_challenge: v.code_challenge.clone(),
+        auth: Authentication {
+            user_id: who.user.id,
+            auth_time: who.session.created_at,
+            amr: vec!["pwd".into()],
+            acr: super::ACR_PASSWORD.into(),
+            sid: session_id(who),
+        },
+        created_at: now,
+        expires_at: now + CODE_LIFETIME,
+    };
+    let mut tx = app.db.begin().await?;
+    tx.insert_authorization_code(&code).await?;
+    tx.commit().await?;
+    Ok(reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), vec![("code".into(), secret.expose().to_owned())]))
+}

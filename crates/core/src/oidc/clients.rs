@@ -1,0 +1,180 @@
+//! Apps (OAuth clients): registration with a secret shown once, and authentication at the
+//! token endpoint (client_secret_basic, client_secret_post, none for public clients).
+
+use super::{OAuthError, OidcError};
+use crate::admin::PlatformAdmin;
+use crate::{App, CoreError};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tessera_domain::audit::{AuditEvent, Outcome};
+use tessera_domain::oauth::scope::Scopes;
+use tessera_domain::oauth::{ClientKind, GrantType, OAuthClient, SigningAlg, validate_redirect_uri};
+use tessera_domain::secret::BearerSecret;
+use tessera_domain::tenant::parse_slug;
+use tessera_domain::{AppId, DomainError, FieldErrors};
+
+/// What an administrator asks for.
+#[derive(Clone, Debug, Default)]
+pub struct NewApp {
+    pub tenant: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub public: bool,
+    /// Empty means the default: authorization_code and refresh_token.
+    pub grant_types: Vec<String>,
+    /// Scopes a client_credentials token may carry.
+    pub scopes: Vec<String>,
+    /// RS256 (default) or ES256.
+    pub id_token_alg: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct CreatedApp {
+    pub client: OAuthClient,
+    /// Shown once; only its HMAC is stored.
+    pub secret: Option<String>,
+}
+
+pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 300;
+pub const DEFAULT_REFRESH_IDLE_TTL: i64 = 86_400;
+pub const DEFAULT_REFRESH_ABSOLUTE_TTL: i64 = 30 * 86_400;
+
+pub async fn create_app(app: &App, admin: &PlatformAdmin, new: NewApp) -> Result<CreatedApp, CoreError> {
+    let mut errors = FieldErrors::new();
+    let name = new.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
+        errors.add("name", "An app name has 1–120 characters.");
+    }
+    let kind = if new.public { ClientKind::Public } else { ClientKind::Confidential };
+    let mut grant_types = Vec::new();
+    let requested = if new.grant_types.is_empty() {
+        vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
+    } else {
+        new.grant_types.clone()
+    };
+    for g in &requested {
+        match GrantType::parse(g) {
+            Some(GrantType::ClientCredentials) if kind == ClientKind::Public => {
+                errors.add("grant", "A public client cannot use client_credentials: it has no secret.")
+            }
+            Some(grant) if !grant_types.contains(&grant) => grant_types.push(grant),
+            Some(_) => {}
+            None => errors.add(
+                "grant",
+                format!("Unknown grant type {g:?}; use authorization_code, refresh_token or client_credentials."),
+            ),
+        }
+    }
+    for uri in &new.redirect_uris {
+        if let Err(m) = validate_redirect_uri(uri) {
+            errors.add("redirect_uri", m);
+        }
+    }
+    if grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+        errors.add("redirect_uri", "The authorization_code grant needs at least one redirect URI.");
+    }
+    let scopes = match Scopes::parse(&new.scopes.join(" ")) {
+        Ok(s) => s.iter().map(str::to_owned).collect(),
+        Err(m) => {
+            errors.add("scope", m);
+            Vec::new()
+        }
+    };
+    let id_token_alg = match new.id_token_alg.as_deref() {
+        None => SigningAlg::RS256,
+        Some(a) => SigningAlg::parse(a).unwrap_or_else(|| {
+            errors.add("id_token_alg", "Use RS256 or ES256.");
+            SigningAlg::RS256
+        }),
+    };
+    let slug = errors.check("tenant", parse_slug(&new.tenant));
+    errors.clone().into_result()?;
+
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    let tenant = match slug {
+        Some(s) => tx.tenant_by_slug(&s).await?,
+        None => None,
+    }
+    .ok_or_else(|| DomainError::field("tenant", format!("There is no tenant {:?}.", new.tenant)))?;
+    let mut id = [0u8; 16];
+    app.random.fill(&mut id);
+    let client = OAuthClient {
+        id: AppId::new_at(now, app.random.as_ref()),
+        tenant_id: tenant.id,
+        client_id: URL_SAFE_NO_PAD.encode(id),
+        name,
+        kind,
+        redirect_uris: new.redirect_uris,
+        grant_types,
+        allowed_scopes: scopes,
+        id_token_alg,
+        access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL,
+        refresh_idle_ttl_secs: DEFAULT_REFRESH_IDLE_TTL,
+        refresh_absolute_ttl_secs: DEFAULT_REFRESH_ABSOLUTE_TTL,
+        created_at: now,
+    };
+    tx.insert_client(&client).await?;
+    let secret = match kind {
+        ClientKind::Confidential => {
+            let secret = BearerSecret::generate(app.random.as_ref());
+            tx.insert_client_secret(client.id, &app.secrets.client_secret_hmac(secret.expose()), now, None)
+                .await?;
+            Some(secret.expose().to_owned())
+        }
+        ClientKind::Public => None,
+    };
+    app.audit(
+        tx.as_mut(),
+        AuditEvent::new(now, admin.actor(), "app.create", Outcome::Success)
+            .target(format!("app:{}", client.id))
+            .detail(serde_json::json!({ "tenant": tenant.slug, "client_id": client.client_id, "name": client.name })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CreatedApp { client, secret })
+}
+
+/// How a client presented itself at the token endpoint.
+#[derive(Clone, Debug)]
+pub enum ClientAuth {
+    /// `Authorization: Basic` (client_secret_basic).
+    Basic { client_id: String, secret: String },
+    /// `client_id` and `client_secret` in the form (client_secret_post).
+    Post { client_id: String, secret: String },
+    /// Only `client_id` (public clients).
+    None { client_id: String },
+    /// Nothing at all.
+    Missing,
+}
+
+/// Authenticates a client. Every failure is the same `invalid_client`.
+pub async fn authenticate(app: &App, auth: &ClientAuth) -> Result<OAuthClient, OidcError> {
+    let (client_id, secret) = match auth {
+        ClientAuth::Basic { client_id, secret } | ClientAuth::Post { client_id, secret } => {
+            (client_id.as_str(), Some(secret.as_str()))
+        }
+        ClientAuth::None { client_id } => (client_id.as_str(), None),
+        ClientAuth::Missing => return Err(OAuthError::invalid_client().into()),
+    };
+    let mut r = app.db.read().await?;
+    let Some(client) = r.client_by_client_id(client_id).await? else {
+        return Err(OAuthError::invalid_client().into());
+    };
+    match (client.kind, secret) {
+        (ClientKind::Public, None) => Ok(client),
+        (ClientKind::Confidential, Some(secret)) => {
+            let stored = r.client_secret_hmacs(client.id, app.clock.now()).await?;
+            if stored.iter().any(|h| app.secrets.client_secret_matches(secret, h)) {
+                Ok(client)
+            } else {
+                Err(OAuthError::invalid_client().into())
+            }
+        }
+        _ => Err(OAuthError::invalid_client().into()),
+    }
+}
+
+pub async fn list_apps(app: &App, _: &PlatformAdmin) -> Result<Vec<OAuthClient>, CoreError> {
+    Ok(app.db.read().await?.list_clients(None).await?)
+}

@@ -1,0 +1,41 @@
+//! `client_credentials` (RFC 6749 §4.4): a service acting for itself, with the scopes its
+//! registration allows and an RFC 8707 `resource` as the audience. Nothing is written:
+//! this is the hot path, and such tokens are revoked by `jti`.
+
+use crate::oidc::token::TokenParams;
+use crate::oidc::{ErrorCode, OAuthError, OidcError, tokens};
+use crate::App;
+use tessera_domain::oauth::OAuthClient;
+use tessera_domain::oauth::scope::Scopes;
+use tessera_proto::oauth::TokenResponse;
+
+pub async fn exchange(app: &App, client: &OAuthClient, p: &TokenParams) -> Result<TokenResponse, OidcError> {
+    let allowed: Vec<&str> = client.allowed_scopes.iter().map(String::as_str).collect();
+    let scope = match p.scope.as_deref() {
+        Some(s) => Scopes::parse(s).map_err(|m| OAuthError::new(ErrorCode::InvalidScope, m))?,
+        None => Scopes::parse(&client.allowed_scopes.join(" ")).unwrap_or_default(),
+    };
+    let refused = scope.not_in(&allowed);
+    if !refused.is_empty() {
+        return Err(OAuthError::new(ErrorCode::InvalidScope, format!("not allowed for this client: {}", refused.join(" "))).into());
+    }
+    let audience = match p.resource.as_deref() {
+        Some(r) => {
+            let ok = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none());
+            if !ok {
+                return Err(OAuthError::new(ErrorCode::InvalidRequest, "resource must be an absolute URI without a fragment (RFC 8707)").into());
+            }
+            r.to_owned()
+        }
+        None => app.settings.issuer.clone(),
+    };
+    let at = tokens::access_token(app, client, &client.client_id, &scope, &audience, None).await?;
+    Ok(TokenResponse {
+        access_token: at.token,
+        token_type: "Bearer".into(),
+        expires_in: client.access_token_ttl_secs,
+        refresh_token: None,
+        id_token: None,
+        scope: scope.to_string(),
+    })
+}

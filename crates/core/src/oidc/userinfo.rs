@@ -1,0 +1,53 @@
+//! The userinfo endpoint (OIDC Core §5.3) and the bearer-token check it shares with
+//! introspection: our signature, our issuer, unexpired, not revoked.
+
+use super::{ErrorCode, OAuthError, OidcError, keys, tokens};
+use crate::App;
+use serde_json::Value;
+use tessera_domain::UserId;
+use tessera_domain::oauth::scope::Scopes;
+
+/// The claims of a live access token we issued, or `None`.
+pub async fn live_access_token(app: &App, token: &str) -> Result<Option<Value>, OidcError> {
+    let Some(v) = keys::verify(app, token).await? else {
+        return Ok(None);
+    };
+    if v.typ.as_deref() != Some("at+jwt") {
+        return Ok(None);
+    }
+    let c = v.claims;
+    let now = app.clock.now().unix_timestamp();
+    let exp_ok = c.get("exp").and_then(Value::as_i64).is_some_and(|e| e > now);
+    let iss_ok = c.get("iss").and_then(Value::as_str) == Some(app.settings.issuer.as_str());
+    let Some(jti) = c.get("jti").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    if !exp_ok || !iss_ok || app.db.read().await?.access_token_revoked(jti).await? {
+        return Ok(None);
+    }
+    Ok(Some(c))
+}
+
+pub async fn userinfo(app: &App, bearer: Option<&str>) -> Result<Value, OidcError> {
+    let invalid = || OAuthError::new(ErrorCode::InvalidToken, "the access token is invalid, expired or revoked");
+    let token = bearer.ok_or_else(invalid)?;
+    let claims = live_access_token(app, token).await?.ok_or_else(invalid)?;
+    let scope = Scopes::parse(claims.get("scope").and_then(Value::as_str).unwrap_or("")).unwrap_or_default();
+    if !scope.contains("openid") {
+        return Err(OAuthError::new(ErrorCode::InvalidToken, "the access token was not issued with the openid scope").into());
+    }
+    let user_id: UserId = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(invalid)?;
+    let user = app
+        .db
+        .read()
+        .await?
+        .user_by_id(user_id)
+        .await?
+        .filter(|u| u.state.may_sign_in())
+        .ok_or_else(invalid)?;
+    Ok(Value::Object(tokens::user_claims(&user, &scope)))
+}

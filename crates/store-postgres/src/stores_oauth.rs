@@ -1,0 +1,401 @@
+//! The OAuth store traits (clients, signing keys, grants) on a PostgreSQL connection.
+
+use crate::PostgresTx;
+use async_trait::async_trait;
+use sqlx::types::Uuid;
+use tessera_domain::clock::to_unix;
+use tessera_domain::oauth::grant::{CodeRedemption, RefreshUse};
+use tessera_domain::oauth::{
+    AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord,
+};
+use tessera_domain::secret::SecretHash;
+use tessera_domain::{AppId, TenantId};
+use tessera_store::{ClientStore, GrantStore, SigningKeyStore, StoreError};
+use tessera_store_sql::{
+    ClientRow, CodeRow, RefreshRow, SigningKeyRow, client_columns, code_columns, convert_all,
+    db_err, join, key_columns, map_err, refresh_columns,
+};
+use time::OffsetDateTime;
+
+#[async_trait]
+impl ClientStore for PostgresTx {
+    async fn insert_client(&mut self, c: &OAuthClient) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO oauth_clients (",
+            client_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(c.id.as_uuid())
+        .bind(c.tenant_id.as_uuid())
+        .bind(c.client_id.clone())
+        .bind(c.name.clone())
+        .bind(c.kind.as_str())
+        .bind(join(&c.redirect_uris))
+        .bind(join(c.grant_types.iter().map(|g| g.as_str())))
+        .bind(join(&c.allowed_scopes))
+        .bind(c.id_token_alg.as_str())
+        .bind(c.access_token_ttl_secs)
+        .bind(c.refresh_idle_ttl_secs)
+        .bind(c.refresh_absolute_ttl_secs)
+        .bind(to_unix(c.created_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(|e| map_err(e, Some("client_id")))?;
+        Ok(())
+    }
+
+    async fn client_by_client_id(
+        &mut self,
+        client_id: &str,
+    ) -> Result<Option<OAuthClient>, StoreError> {
+        sqlx::query_as::<_, ClientRow>(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM oauth_clients WHERE client_id = $1"
+        ))
+        .bind(client_id.to_owned())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(OAuthClient::try_from)
+        .transpose()
+    }
+
+    async fn list_clients(
+        &mut self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<OAuthClient>, StoreError> {
+        let rows = match tenant {
+            Some(t) => {
+                sqlx::query_as::<_, ClientRow>(concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM oauth_clients WHERE tenant_id = $1 ORDER BY name, client_id"
+                ))
+                .bind(t.as_uuid())
+                .fetch_all(self.handle.conn())
+                .await
+            }
+            None => {
+                sqlx::query_as::<_, ClientRow>(concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM oauth_clients ORDER BY name, client_id"
+                ))
+                .fetch_all(self.handle.conn())
+                .await
+            }
+        }
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn insert_client_secret(
+        &mut self,
+        client: AppId,
+        secret_hmac: &[u8; 32],
+        created_at: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO client_secrets (client, secret_hmac, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(client.as_uuid())
+            .bind(secret_hmac.to_vec())
+            .bind(to_unix(created_at))
+            .bind(expires_at.map(to_unix))
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn client_secret_hmacs(
+        &mut self,
+        client: AppId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT secret_hmac FROM client_secrets WHERE client = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY id DESC",
+        )
+        .bind(client.as_uuid())
+        .bind(to_unix(now))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|r| {
+                <[u8; 32]>::try_from(r.as_slice()).map_err(|_| {
+                    StoreError::Corrupt("client_secrets.secret_hmac is not 32 bytes".into())
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for PostgresTx {
+    async fn insert_signing_key(&mut self, k: &SigningKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO signing_keys (",
+            key_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(k.kid.clone())
+        .bind(k.alg.as_str())
+        .bind(k.sealed_private.clone())
+        .bind(k.public_jwk.clone())
+        .bind(to_unix(k.created_at))
+        .bind(k.retired_at.map(to_unix))
+        .bind(k.expires_at.map(to_unix))
+        .execute(self.handle.conn())
+        .await
+        .map_err(|e| map_err(e, Some("kid")))?;
+        Ok(())
+    }
+
+    async fn published_signing_keys(
+        &mut self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query_as::<_, SigningKeyRow>(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM signing_keys WHERE expires_at IS NULL OR expires_at > $1 ORDER BY created_at DESC, kid DESC"
+        ))
+        .bind(to_unix(now))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn retire_signing_keys(
+        &mut self,
+        alg: SigningAlg,
+        keep: &str,
+        now: OffsetDateTime,
+        publish_until: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET retired_at = $1, expires_at = $2 WHERE alg = $3 AND kid <> $4 AND retired_at IS NULL",
+        )
+        .bind(to_unix(now))
+        .bind(to_unix(publish_until))
+        .bind(alg.as_str())
+        .bind(keep.to_owned())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl GrantStore for PostgresTx {
+    async fn insert_authorization_code(&mut self, c: &AuthorizationCode) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO authorization_codes (",
+            code_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(c.code_hash.as_bytes().to_vec())
+        .bind(c.client.as_uuid())
+        .bind(c.auth.user_id.as_uuid())
+        .bind(c.redirect_uri.clone())
+        .bind(c.scope.clone())
+        .bind(c.nonce.clone())
+        .bind(c.code_challenge.clone())
+        .bind(to_unix(c.auth.auth_time))
+        .bind(join(&c.auth.amr))
+        .bind(c.auth.acr.clone())
+        .bind(c.auth.sid.clone())
+        .bind(to_unix(c.created_at))
+        .bind(to_unix(c.expires_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn redeem_authorization_code(
+        &mut self,
+        code_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption, StoreError> {
+        let redeemed = sqlx::query_as::<_, CodeRow>(concat!(
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL RETURNING ",
+            code_columns!()
+        ))
+        .bind(to_unix(now))
+        .bind(code_hash.as_bytes().to_vec())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        if let Some(row) = redeemed {
+            let code = AuthorizationCode::try_from(row)?;
+            // Used up either way; an expired code is simply unknown to the caller.
+            return Ok(if code.expires_at > now {
+                CodeRedemption::Redeemed(code)
+            } else {
+                CodeRedemption::Unknown
+            });
+        }
+        let seen: Option<Option<Uuid>> =
+            sqlx::query_scalar("SELECT family_id FROM authorization_codes WHERE code_hash = $1")
+                .bind(code_hash.as_bytes().to_vec())
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+        Ok(match seen {
+            Some(family) => CodeRedemption::Replayed { family },
+            None => CodeRedemption::Unknown,
+        })
+    }
+
+    async fn link_code_to_family(
+        &mut self,
+        code_hash: &SecretHash,
+        family: Uuid,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE authorization_codes SET family_id = $1 WHERE code_hash = $2")
+            .bind(family)
+            .bind(code_hash.as_bytes().to_vec())
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn insert_refresh_token(&mut self, t: &RefreshToken) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO refresh_tokens (",
+            refresh_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(t.token_hash.as_bytes().to_vec())
+        .bind(t.family_id)
+        .bind(t.client.as_uuid())
+        .bind(t.auth.user_id.as_uuid())
+        .bind(t.scope.clone())
+        .bind(to_unix(t.auth.auth_time))
+        .bind(join(&t.auth.amr))
+        .bind(t.auth.acr.clone())
+        .bind(t.auth.sid.clone())
+        .bind(to_unix(t.created_at))
+        .bind(to_unix(t.expires_at))
+        .bind(to_unix(t.family_expires_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn use_refresh_token(
+        &mut self,
+        token_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<RefreshUse, StoreError> {
+        let fresh = sqlx::query_as::<_, RefreshRow>(concat!(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL ",
+            "AND expires_at > $1 AND family_expires_at > $1 RETURNING ",
+            refresh_columns!()
+        ))
+        .bind(to_unix(now))
+        .bind(token_hash.as_bytes().to_vec())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        if let Some(row) = fresh {
+            return Ok(RefreshUse::Fresh(RefreshToken::try_from(row)?));
+        }
+        let seen: Option<(Uuid, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT family_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash.as_bytes().to_vec())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(match seen {
+            Some((family, used, revoked)) if used.is_some() || revoked.is_some() => {
+                RefreshUse::Reused { family }
+            }
+            _ => RefreshUse::Unknown,
+        })
+    }
+
+    async fn refresh_token_family(
+        &mut self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<(Uuid, AppId)>, StoreError> {
+        let found: Option<(Uuid, Uuid)> =
+            sqlx::query_as("SELECT family_id, client FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash.as_bytes().to_vec())
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+        Ok(found.map(|(f, c)| (f, AppId::from_uuid(c))))
+    }
+
+    async fn revoke_refresh_family(
+        &mut self,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(to_unix(now))
+        .bind(family)
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO revoked_access_tokens (jti, expires_at) SELECT jti, expires_at FROM issued_access_tokens WHERE family_id = $1 AND expires_at > $2 ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(family)
+        .bind(to_unix(now))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn record_access_token(
+        &mut self,
+        jti: &str,
+        family: Option<Uuid>,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO issued_access_tokens (jti, family_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(jti.to_owned())
+        .bind(family)
+        .bind(to_unix(expires_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn revoke_access_token(
+        &mut self,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti.to_owned())
+            .bind(to_unix(expires_at))
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn access_token_revoked(&mut self, jti: &str) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)")
+            .bind(jti.to_owned())
+            .fetch_one(self.handle.conn())
+            .await
+            .map_err(db_err)
+    }
+}

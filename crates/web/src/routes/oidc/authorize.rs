@@ -1,0 +1,124 @@
+//! The authorization endpoint: validate, make sure the right person is signed in, answer
+//! the client by redirect (query) or by an auto-submitted form (form_post).
+
+use super::no_store;
+use crate::WebState;
+use crate::error::{WebError, error_page, urlencode};
+use crate::extract::Session;
+use crate::routes::page;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use minijinja::context;
+use tessera_core::oidc::authorize::{
+    AuthorizeParams, Refusal, Reply, ResponseMode, SessionCheck, check_session, issue_code, login_required, validate,
+};
+
+pub fn router() -> Router<WebState> {
+    Router::new().route("/authorize", get(by_query).post(by_form))
+}
+
+async fn by_query(State(state): State<WebState>, who: Option<Session>, Query(p): Query<AuthorizeParams>) -> Result<Response, WebError> {
+    authorize(state, who, p).await
+}
+
+async fn by_form(
+    State(state): State<WebState>,
+    who: Option<Session>,
+    form: Result<Form<AuthorizeParams>, FormRejection>,
+) -> Result<Response, WebError> {
+    let Ok(Form(p)) = form else {
+        return Ok(invalid_page("The sign-in request could not be read."));
+    };
+    authorize(state, who, p).await
+}
+
+fn invalid_page(message: &str) -> Response {
+    error_page(StatusCode::BAD_REQUEST, "This sign-in request is not valid", format!("{message} Go back to the application and try again, or contact its owner."))
+}
+
+async fn authorize(state: WebState, who: Option<Session>, p: AuthorizeParams) -> Result<Response, WebError> {
+    let app = &state.app;
+    let v = match validate(app, &p).await {
+        Ok(v) => v,
+        Err(Refusal::Page(message)) => return Ok(invalid_page(&message)),
+        Err(Refusal::Redirect(reply)) => return send(&state, reply),
+        Err(Refusal::Core(e)) => return Err(e.into()),
+    };
+    let who = who.map(|Session(w)| w);
+    match check_session(app, &v, who.as_ref()) {
+        SessionCheck::Proceed => match &who {
+            Some(w) => send(&state, issue_code(app, &v, w).await?),
+            None => Err(WebError::SignInRequired { next: String::new() }),
+        },
+        SessionCheck::LoginRequired => send(&state, login_required(app, &v)),
+        SessionCheck::SignIn => {
+            // Come back to this request after signing in, without the demand to sign in
+            // again (which would loop); the fresh session then satisfies max_age.
+            let mut again = p.clone();
+            again.prompt = p.prompt.as_deref().map(|s| s.split(' ').filter(|x| *x != "login").collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty());
+            let next = format!("/authorize?{}", encode(&again));
+            let mut target = format!("/signin?next={}", urlencode(&next));
+            if who.is_some() {
+                target.push_str("&reauth=1");
+            }
+            if let Some(hint) = &v.login_hint {
+                target.push_str(&format!("&login_hint={}", urlencode(hint)));
+            }
+            Ok(Redirect::to(&target).into_response())
+        }
+    }
+}
+
+fn encode(p: &AuthorizeParams) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("client_id", &p.client_id),
+        ("redirect_uri", &p.redirect_uri),
+        ("response_type", &p.response_type),
+        ("scope", &p.scope),
+        ("state", &p.state),
+        ("nonce", &p.nonce),
+        ("code_challenge", &p.code_challenge),
+        ("code_challenge_method", &p.code_challenge_method),
+        ("prompt", &p.prompt),
+        ("max_age", &p.max_age),
+        ("login_hint", &p.login_hint),
+        ("acr_values", &p.acr_values),
+        ("response_mode", &p.response_mode),
+    ] {
+        if let Some(v) = v {
+            s.append_pair(k, v);
+        }
+    }
+    s.finish()
+}
+
+fn send(state: &WebState, reply: Reply) -> Result<Response, WebError> {
+    match reply.mode {
+        ResponseMode::Query => {
+            let mut url = url::Url::parse(&reply.redirect_uri).map_err(|_| WebError::NotFound)?;
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in &reply.params {
+                    q.append_pair(k, v);
+                }
+            }
+            let mut r = Redirect::to(url.as_str()).into_response();
+            r.headers_mut().extend(no_store());
+            Ok(r)
+        }
+        ResponseMode::FormPost => {
+            let fields: Vec<_> = reply.params.iter().map(|(k, v)| context! { name => k, value => v }).collect();
+            page(
+                state,
+                StatusCode::OK,
+                "form_post.html",
+                context! { page_title => "Returning to the application", action => reply.redirect_uri, fields },
+            )
+        }
+    }
+}
