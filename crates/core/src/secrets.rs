@@ -33,7 +33,8 @@ fn derive(master: &[u8; 32], label: &[u8]) -> Result<[u8; 32], CoreError> {
         .expand(&info, Len(32))
         .map_err(|_| CoreError::Internal("hkdf expand".into()))?;
     let mut out = [0u8; 32];
-    okm.fill(&mut out).map_err(|_| CoreError::Internal("hkdf fill".into()))?;
+    okm.fill(&mut out)
+        .map_err(|_| CoreError::Internal("hkdf fill".into()))?;
     Ok(out)
 }
 
@@ -65,12 +66,21 @@ impl SecretKeys {
     }
 
     /// Encrypts: a fresh 96-bit nonce, then ciphertext and tag.
-    pub fn seal(&self, plaintext: &[u8], context: &[u8], random: &dyn Random) -> Result<Vec<u8>, CoreError> {
+    pub fn seal(
+        &self,
+        plaintext: &[u8],
+        context: &[u8],
+        random: &dyn Random,
+    ) -> Result<Vec<u8>, CoreError> {
         let mut nonce = [0u8; NONCE_LEN];
         random.fill(&mut nonce);
         let mut buf = plaintext.to_vec();
         self.sealing
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context),
+                &mut buf,
+            )
             .map_err(|_| CoreError::Internal("seal".into()))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
@@ -84,7 +94,8 @@ impl SecretKeys {
             return Err(CoreError::Internal("sealed value too short".into()));
         }
         let (nonce, rest) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CoreError::Internal("nonce".into()))?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce)
+            .map_err(|_| CoreError::Internal("nonce".into()))?;
         let mut buf = rest.to_vec();
         let plain = self.sealing.open_in_place(nonce, Aad::from(context), &mut buf).map_err(|_| {
             CoreError::Internal(

@@ -10,9 +10,9 @@ use serde_json::json;
 use std::io::Read;
 use tessera_core::admin::{self, PlatformAdmin};
 use tessera_core::audit::{self as audit_flow, Verification};
-use tessera_core::setup::{AdminForm, bootstrap_admin};
 use tessera_core::oidc::clients::{self, NewApp};
 use tessera_core::oidc::keys;
+use tessera_core::setup::{AdminForm, bootstrap_admin};
 use tessera_core::{App, CoreError};
 use tessera_domain::DomainError;
 use tessera_domain::audit::ChainBreak;
@@ -205,7 +205,15 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             scopes,
             id_token_alg,
         }) => {
-            let new = NewApp { tenant, name, redirect_uris, public, grant_types: grants, scopes, id_token_alg };
+            let new = NewApp {
+                tenant,
+                name,
+                redirect_uris,
+                public,
+                grant_types: grants,
+                scopes,
+                id_token_alg,
+            };
             let created = clients::create_app(app, &cap, new).await.map_err(explain)?;
             let c = &created.client;
             if as_json {
@@ -221,7 +229,9 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             }
             println!("client_id:     {}", c.client_id);
             if let Some(s) = &created.secret {
-                println!("client_secret: {s}\n(shown once: store it now; Tessera keeps only a hash)");
+                println!(
+                    "client_secret: {s}\n(shown once: store it now; Tessera keeps only a hash)"
+                );
             }
             Ok(())
         }

@@ -66,29 +66,41 @@ pub fn build_app(settings: &Settings, db: Arc<dyn Database>) -> Result<App, Stri
 /// The master secret: the setting, or (for the embedded SQLite default only) a key file
 /// beside the database, created on first use. Several PostgreSQL nodes must share one
 /// key, so there it has to be configured.
-fn secret_key(settings: &Settings, random: &dyn tessera_domain::Random) -> Result<[u8; 32], String> {
+fn secret_key(
+    settings: &Settings,
+    random: &dyn tessera_domain::Random,
+) -> Result<[u8; 32], String> {
     if let Some(k) = &settings.config.secret_key {
-        return SecretKeys::parse_master(k).map_err(|m| format!("{}: {m}", settings.origin("secret_key")));
+        return SecretKeys::parse_master(k)
+            .map_err(|m| format!("{}: {m}", settings.origin("secret_key")));
     }
     let url = &settings.config.database_url;
-    let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+    let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
         return Err(format!(
             "{}: required with PostgreSQL, and the same on every node; create one with `tessera secret-key`",
             settings.origin("secret_key")
         ));
     };
     let db_file = std::path::Path::new(path.split('?').next().unwrap_or(path));
-    let file = db_file.parent().unwrap_or(std::path::Path::new(".")).join("secret.key");
+    let file = db_file
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("secret.key");
     if let Ok(text) = std::fs::read_to_string(&file) {
         return SecretKeys::parse_master(&text).map_err(|m| format!("{}: {m}", file.display()));
     }
     if let Some(dir) = file.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let encoded = SecretKeys::generate_master(random);
-    write_private(&file, &encoded).map_err(|e| format!("cannot write the secret key file {}: {e}", file.display()))?;
+    write_private(&file, &encoded)
+        .map_err(|e| format!("cannot write the secret key file {}: {e}", file.display()))?;
     tracing::info!(file = %file.display(), "created the secret key file; back it up with the database");
     SecretKeys::parse_master(&encoded).map_err(|m| format!("{}: {m}", file.display()))
 }
@@ -97,7 +109,11 @@ fn secret_key(settings: &Settings, random: &dyn tessera_domain::Random) -> Resul
 fn write_private(file: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)?;
     f.write_all(text.as_bytes())
 }
 

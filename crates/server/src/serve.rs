@@ -33,7 +33,9 @@ pub async fn run(settings: Settings, args: ServeArgs) -> Result<(), String> {
         db.migrate().await.map_err(|e| format!("migrate: {e}"))?;
     }
     let app = build_app(&settings, db.clone())?;
-    tessera_core::oidc::keys::ensure(&app).await.map_err(|e| format!("signing keys: {e}"))?;
+    tessera_core::oidc::keys::ensure(&app)
+        .await
+        .map_err(|e| format!("signing keys: {e}"))?;
     let templates = Templates::new(settings.config.templates_dir.clone())
         .map_err(|e| format!("{}: {e}", settings.origin("templates_dir")))?;
 

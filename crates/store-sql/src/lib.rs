@@ -246,11 +246,18 @@ use tessera_domain::oauth::{
 
 /// Lists are stored as space-separated text (their items never contain spaces).
 pub fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    items.into_iter().map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join(" ")
+    items
+        .into_iter()
+        .map(|s| s.as_ref().to_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn split(s: &str) -> Vec<String> {
-    s.split(' ').filter(|x| !x.is_empty()).map(str::to_owned).collect()
+    s.split(' ')
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -282,7 +289,8 @@ impl TryFrom<ClientRow> for OAuthClient {
             tenant_id: TenantId::from_uuid(r.tenant_id),
             client_id: r.client_id,
             name: r.name,
-            kind: ClientKind::parse(&r.kind).ok_or_else(|| corrupt("oauth_clients.kind", &r.kind))?,
+            kind: ClientKind::parse(&r.kind)
+                .ok_or_else(|| corrupt("oauth_clients.kind", &r.kind))?,
             redirect_uris: split(&r.redirect_uris),
             grant_types,
             allowed_scopes: split(&r.allowed_scopes),

@@ -4,13 +4,15 @@ use crate::SqliteTx;
 use async_trait::async_trait;
 use tessera_domain::clock::to_unix;
 use tessera_domain::oauth::grant::{CodeRedemption, RefreshUse};
-use tessera_domain::oauth::{AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord};
+use tessera_domain::oauth::{
+    AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord,
+};
 use tessera_domain::secret::SecretHash;
 use tessera_domain::{AppId, TenantId};
 use tessera_store::{ClientStore, GrantStore, SigningKeyStore, StoreError};
 use tessera_store_sql::{
-    ClientRow, CodeRow, RefreshRow, SigningKeyRow, client_columns, code_columns, convert_all, db_err, join,
-    key_columns, map_err, refresh_columns,
+    ClientRow, CodeRow, RefreshRow, SigningKeyRow, client_columns, code_columns, convert_all,
+    db_err, join, key_columns, map_err, refresh_columns,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -42,33 +44,47 @@ impl ClientStore for SqliteTx {
         Ok(())
     }
 
-    async fn client_by_client_id(&mut self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
-        sqlx::query_as::<_, ClientRow>(concat!("SELECT ", client_columns!(), " FROM oauth_clients WHERE client_id = ?"))
-            .bind(client_id.to_owned())
-            .fetch_optional(self.handle.conn())
-            .await
-            .map_err(db_err)?
-            .map(OAuthClient::try_from)
-            .transpose()
+    async fn client_by_client_id(
+        &mut self,
+        client_id: &str,
+    ) -> Result<Option<OAuthClient>, StoreError> {
+        sqlx::query_as::<_, ClientRow>(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM oauth_clients WHERE client_id = ?"
+        ))
+        .bind(client_id.to_owned())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(OAuthClient::try_from)
+        .transpose()
     }
 
-    async fn list_clients(&mut self, tenant: Option<TenantId>) -> Result<Vec<OAuthClient>, StoreError> {
+    async fn list_clients(
+        &mut self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<OAuthClient>, StoreError> {
         let rows = match tenant {
-            Some(t) => sqlx::query_as::<_, ClientRow>(concat!(
-                "SELECT ",
-                client_columns!(),
-                " FROM oauth_clients WHERE tenant_id = ? ORDER BY name, client_id"
-            ))
-            .bind(t.as_uuid())
-            .fetch_all(self.handle.conn())
-            .await,
-            None => sqlx::query_as::<_, ClientRow>(concat!(
-                "SELECT ",
-                client_columns!(),
-                " FROM oauth_clients ORDER BY name, client_id"
-            ))
-            .fetch_all(self.handle.conn())
-            .await,
+            Some(t) => {
+                sqlx::query_as::<_, ClientRow>(concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM oauth_clients WHERE tenant_id = ? ORDER BY name, client_id"
+                ))
+                .bind(t.as_uuid())
+                .fetch_all(self.handle.conn())
+                .await
+            }
+            None => {
+                sqlx::query_as::<_, ClientRow>(concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM oauth_clients ORDER BY name, client_id"
+                ))
+                .fetch_all(self.handle.conn())
+                .await
+            }
         }
         .map_err(db_err)?;
         convert_all(rows)
@@ -92,7 +108,11 @@ impl ClientStore for SqliteTx {
         Ok(())
     }
 
-    async fn client_secret_hmacs(&mut self, client: AppId, now: OffsetDateTime) -> Result<Vec<[u8; 32]>, StoreError> {
+    async fn client_secret_hmacs(
+        &mut self,
+        client: AppId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
         let rows: Vec<Vec<u8>> = sqlx::query_scalar(
             "SELECT secret_hmac FROM client_secrets WHERE client = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC",
         )
@@ -102,7 +122,11 @@ impl ClientStore for SqliteTx {
         .await
         .map_err(db_err)?;
         rows.into_iter()
-            .map(|r| <[u8; 32]>::try_from(r.as_slice()).map_err(|_| StoreError::Corrupt("client_secrets.secret_hmac is not 32 bytes".into())))
+            .map(|r| {
+                <[u8; 32]>::try_from(r.as_slice()).map_err(|_| {
+                    StoreError::Corrupt("client_secrets.secret_hmac is not 32 bytes".into())
+                })
+            })
             .collect()
     }
 }
@@ -110,21 +134,28 @@ impl ClientStore for SqliteTx {
 #[async_trait]
 impl SigningKeyStore for SqliteTx {
     async fn insert_signing_key(&mut self, k: &SigningKeyRecord) -> Result<(), StoreError> {
-        sqlx::query(concat!("INSERT INTO signing_keys (", key_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?)"))
-            .bind(k.kid.clone())
-            .bind(k.alg.as_str())
-            .bind(k.sealed_private.clone())
-            .bind(k.public_jwk.clone())
-            .bind(to_unix(k.created_at))
-            .bind(k.retired_at.map(to_unix))
-            .bind(k.expires_at.map(to_unix))
-            .execute(self.handle.conn())
-            .await
-            .map_err(|e| map_err(e, Some("kid")))?;
+        sqlx::query(concat!(
+            "INSERT INTO signing_keys (",
+            key_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(k.kid.clone())
+        .bind(k.alg.as_str())
+        .bind(k.sealed_private.clone())
+        .bind(k.public_jwk.clone())
+        .bind(to_unix(k.created_at))
+        .bind(k.retired_at.map(to_unix))
+        .bind(k.expires_at.map(to_unix))
+        .execute(self.handle.conn())
+        .await
+        .map_err(|e| map_err(e, Some("kid")))?;
         Ok(())
     }
 
-    async fn published_signing_keys(&mut self, now: OffsetDateTime) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    async fn published_signing_keys(
+        &mut self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows = sqlx::query_as::<_, SigningKeyRow>(concat!(
             "SELECT ",
             key_columns!(),
@@ -202,20 +233,29 @@ impl GrantStore for SqliteTx {
         if let Some(row) = redeemed {
             let code = AuthorizationCode::try_from(row)?;
             // Used up either way; an expired code is simply unknown to the caller.
-            return Ok(if code.expires_at > now { CodeRedemption::Redeemed(code) } else { CodeRedemption::Unknown });
+            return Ok(if code.expires_at > now {
+                CodeRedemption::Redeemed(code)
+            } else {
+                CodeRedemption::Unknown
+            });
         }
-        let seen: Option<Option<Uuid>> = sqlx::query_scalar("SELECT family_id FROM authorization_codes WHERE code_hash = ?")
-            .bind(code_hash.as_bytes().to_vec())
-            .fetch_optional(self.handle.conn())
-            .await
-            .map_err(db_err)?;
+        let seen: Option<Option<Uuid>> =
+            sqlx::query_scalar("SELECT family_id FROM authorization_codes WHERE code_hash = ?")
+                .bind(code_hash.as_bytes().to_vec())
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
         Ok(match seen {
             Some(family) => CodeRedemption::Replayed { family },
             None => CodeRedemption::Unknown,
         })
     }
 
-    async fn link_code_to_family(&mut self, code_hash: &SecretHash, family: Uuid) -> Result<(), StoreError> {
+    async fn link_code_to_family(
+        &mut self,
+        code_hash: &SecretHash,
+        family: Uuid,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE authorization_codes SET family_id = ? WHERE code_hash = ?")
             .bind(family)
             .bind(code_hash.as_bytes().to_vec())
@@ -249,7 +289,11 @@ impl GrantStore for SqliteTx {
         Ok(())
     }
 
-    async fn use_refresh_token(&mut self, token_hash: &SecretHash, now: OffsetDateTime) -> Result<RefreshUse, StoreError> {
+    async fn use_refresh_token(
+        &mut self,
+        token_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<RefreshUse, StoreError> {
         let fresh = sqlx::query_as::<_, RefreshRow>(concat!(
             "UPDATE refresh_tokens SET used_at = ?1 WHERE token_hash = ?2 AND used_at IS NULL AND revoked_at IS NULL ",
             "AND expires_at > ?1 AND family_expires_at > ?1 RETURNING ",
@@ -263,34 +307,47 @@ impl GrantStore for SqliteTx {
         if let Some(row) = fresh {
             return Ok(RefreshUse::Fresh(RefreshToken::try_from(row)?));
         }
-        let seen: Option<(Uuid, Option<i64>, Option<i64>)> =
-            sqlx::query_as("SELECT family_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?")
-                .bind(token_hash.as_bytes().to_vec())
-                .fetch_optional(self.handle.conn())
-                .await
-                .map_err(db_err)?;
+        let seen: Option<(Uuid, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT family_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?",
+        )
+        .bind(token_hash.as_bytes().to_vec())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         Ok(match seen {
-            Some((family, used, revoked)) if used.is_some() || revoked.is_some() => RefreshUse::Reused { family },
+            Some((family, used, revoked)) if used.is_some() || revoked.is_some() => {
+                RefreshUse::Reused { family }
+            }
             _ => RefreshUse::Unknown,
         })
     }
 
-    async fn refresh_token_family(&mut self, token_hash: &SecretHash) -> Result<Option<(Uuid, AppId)>, StoreError> {
-        let found: Option<(Uuid, Uuid)> = sqlx::query_as("SELECT family_id, client FROM refresh_tokens WHERE token_hash = ?")
-            .bind(token_hash.as_bytes().to_vec())
-            .fetch_optional(self.handle.conn())
-            .await
-            .map_err(db_err)?;
+    async fn refresh_token_family(
+        &mut self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<(Uuid, AppId)>, StoreError> {
+        let found: Option<(Uuid, Uuid)> =
+            sqlx::query_as("SELECT family_id, client FROM refresh_tokens WHERE token_hash = ?")
+                .bind(token_hash.as_bytes().to_vec())
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
         Ok(found.map(|(f, c)| (f, AppId::from_uuid(c))))
     }
 
-    async fn revoke_refresh_family(&mut self, family: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
-            .bind(to_unix(now))
-            .bind(family)
-            .execute(self.handle.conn())
-            .await
-            .map_err(db_err)?;
+    async fn revoke_refresh_family(
+        &mut self,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+        )
+        .bind(to_unix(now))
+        .bind(family)
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         sqlx::query(
             "INSERT INTO revoked_access_tokens (jti, expires_at) SELECT jti, expires_at FROM issued_access_tokens WHERE family_id = ? AND expires_at > ? ON CONFLICT (jti) DO NOTHING",
         )
@@ -302,18 +359,29 @@ impl GrantStore for SqliteTx {
         Ok(())
     }
 
-    async fn record_access_token(&mut self, jti: &str, family: Option<Uuid>, expires_at: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO issued_access_tokens (jti, family_id, expires_at) VALUES (?, ?, ?)")
-            .bind(jti.to_owned())
-            .bind(family)
-            .bind(to_unix(expires_at))
-            .execute(self.handle.conn())
-            .await
-            .map_err(db_err)?;
+    async fn record_access_token(
+        &mut self,
+        jti: &str,
+        family: Option<Uuid>,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO issued_access_tokens (jti, family_id, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(jti.to_owned())
+        .bind(family)
+        .bind(to_unix(expires_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
-    async fn revoke_access_token(&mut self, jti: &str, expires_at: OffsetDateTime) -> Result<(), StoreError> {
+    async fn revoke_access_token(
+        &mut self,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING")
             .bind(jti.to_owned())
             .bind(to_unix(expires_at))
@@ -324,11 +392,12 @@ impl GrantStore for SqliteTx {
     }
 
     async fn access_token_revoked(&mut self, jti: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM revoked_access_tokens WHERE jti = ?")
-            .bind(jti.to_owned())
-            .fetch_optional(self.handle.conn())
-            .await
-            .map_err(db_err)?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM revoked_access_tokens WHERE jti = ?")
+                .bind(jti.to_owned())
+                .fetch_optional(self.handle.conn())
+                .await
+                .map_err(db_err)?;
         Ok(found.is_some())
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use tessera_domain::clock::from_unix;
 use tessera_domain::oauth::grant::{Authentication, CodeRedemption, RefreshUse};
 use tessera_domain::oauth::{
-    AuthorizationCode, ClientKind, GrantType, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord,
+    AuthorizationCode, ClientKind, GrantType, OAuthClient, RefreshToken, SigningAlg,
+    SigningKeyRecord,
 };
 use tessera_domain::secret::SecretHash;
 use tessera_domain::tenant::Tenant;
@@ -29,7 +30,10 @@ fn client(n: u32, tenant: TenantId) -> OAuthClient {
         client_id: format!("client-{n}"),
         name: format!("App {n}"),
         kind: ClientKind::Confidential,
-        redirect_uris: vec!["https://app.example.gov.sg/cb".into(), "http://127.0.0.1/cb".into()],
+        redirect_uris: vec![
+            "https://app.example.gov.sg/cb".into(),
+            "http://127.0.0.1/cb".into(),
+        ],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         allowed_scopes: vec!["reports.read".into()],
         id_token_alg: SigningAlg::RS256,
@@ -102,23 +106,47 @@ async fn begin(db: &Arc<dyn Database>) -> Box<dyn Tx> {
 pub async fn clients_round_trip_with_secrets(db: Arc<dyn Database>) {
     let (_, c) = world(&db).await;
     let mut tx = begin(&db).await;
-    assert_eq!(tx.client_by_client_id("client-1").await.unwrap(), Some(c.clone()));
+    assert_eq!(
+        tx.client_by_client_id("client-1").await.unwrap(),
+        Some(c.clone())
+    );
     assert_eq!(tx.client_by_client_id("nope").await.unwrap(), None);
-    assert_eq!(tx.list_clients(Some(c.tenant_id)).await.unwrap(), vec![c.clone()]);
-    assert_eq!(tx.list_clients(Some(TenantId::from_uuid(Uuid::nil()))).await.unwrap(), vec![]);
+    assert_eq!(
+        tx.list_clients(Some(c.tenant_id)).await.unwrap(),
+        vec![c.clone()]
+    );
+    assert_eq!(
+        tx.list_clients(Some(TenantId::from_uuid(Uuid::nil())))
+            .await
+            .unwrap(),
+        vec![]
+    );
     let mut dup = client(2, c.tenant_id);
     dup.client_id = c.client_id.clone();
     let err = tx.insert_client(&dup).await.unwrap_err();
-    assert!(matches!(err, StoreError::Duplicate { field: "client_id" }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Duplicate { field: "client_id" }),
+        "{err:?}"
+    );
     drop(tx);
 
     let mut tx = begin(&db).await;
-    tx.insert_client_secret(c.id, &[1; 32], t(0), Some(t(100))).await.unwrap();
-    tx.insert_client_secret(c.id, &[2; 32], t(50), None).await.unwrap();
+    tx.insert_client_secret(c.id, &[1; 32], t(0), Some(t(100)))
+        .await
+        .unwrap();
+    tx.insert_client_secret(c.id, &[2; 32], t(50), None)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut r = db.read().await.unwrap();
-    assert_eq!(r.client_secret_hmacs(c.id, t(60)).await.unwrap(), vec![[2; 32], [1; 32]]);
-    assert_eq!(r.client_secret_hmacs(c.id, t(100)).await.unwrap(), vec![[2; 32]]);
+    assert_eq!(
+        r.client_secret_hmacs(c.id, t(60)).await.unwrap(),
+        vec![[2; 32], [1; 32]]
+    );
+    assert_eq!(
+        r.client_secret_hmacs(c.id, t(100)).await.unwrap(),
+        vec![[2; 32]]
+    );
 }
 
 pub async fn signing_keys_publish_then_retire(db: Arc<dyn Database>) {
@@ -132,10 +160,21 @@ pub async fn signing_keys_publish_then_retire(db: Arc<dyn Database>) {
         expires_at: None,
     };
     let mut tx = begin(&db).await;
-    tx.insert_signing_key(&key("es-1", SigningAlg::ES256, 0)).await.unwrap();
-    tx.insert_signing_key(&key("rs-1", SigningAlg::RS256, 0)).await.unwrap();
-    tx.insert_signing_key(&key("es-2", SigningAlg::ES256, 10)).await.unwrap();
-    assert_eq!(tx.retire_signing_keys(SigningAlg::ES256, "es-2", t(10), t(1000)).await.unwrap(), 1);
+    tx.insert_signing_key(&key("es-1", SigningAlg::ES256, 0))
+        .await
+        .unwrap();
+    tx.insert_signing_key(&key("rs-1", SigningAlg::RS256, 0))
+        .await
+        .unwrap();
+    tx.insert_signing_key(&key("es-2", SigningAlg::ES256, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.retire_signing_keys(SigningAlg::ES256, "es-2", t(10), t(1000))
+            .await
+            .unwrap(),
+        1
+    );
     tx.commit().await.unwrap();
 
     let mut r = db.read().await.unwrap();
@@ -143,9 +182,18 @@ pub async fn signing_keys_publish_then_retire(db: Arc<dyn Database>) {
     let kids: Vec<_> = published.iter().map(|k| k.kid.as_str()).collect();
     assert_eq!(kids, ["es-2", "rs-1", "es-1"]);
     let es1 = published.iter().find(|k| k.kid == "es-1").unwrap();
-    assert_eq!((es1.retired_at, es1.expires_at), (Some(t(10)), Some(t(1000))));
+    assert_eq!(
+        (es1.retired_at, es1.expires_at),
+        (Some(t(10)), Some(t(1000)))
+    );
     assert_eq!(es1.sealed_private, vec![7; 40]);
-    let later: Vec<_> = r.published_signing_keys(t(1000)).await.unwrap().into_iter().map(|k| k.kid).collect();
+    let later: Vec<_> = r
+        .published_signing_keys(t(1000))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
     assert_eq!(later, ["es-2", "rs-1"]);
 }
 
@@ -154,31 +202,45 @@ pub async fn authorization_codes_work_once(db: Arc<dyn Database>) {
     let good = code(&user, &c, "code-1");
     let mut tx = begin(&db).await;
     tx.insert_authorization_code(&good).await.unwrap();
-    tx.insert_authorization_code(&code(&user, &c, "code-2")).await.unwrap();
+    tx.insert_authorization_code(&code(&user, &c, "code-2"))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = begin(&db).await;
-    match tx.redeem_authorization_code(&SecretHash::of("code-1"), t(30)).await.unwrap() {
+    match tx
+        .redeem_authorization_code(&SecretHash::of("code-1"), t(30))
+        .await
+        .unwrap()
+    {
         CodeRedemption::Redeemed(got) => assert_eq!(got, good),
         other => panic!("expected Redeemed, got {other:?}"),
     }
     assert!(matches!(
-        tx.redeem_authorization_code(&SecretHash::of("code-1"), t(31)).await.unwrap(),
+        tx.redeem_authorization_code(&SecretHash::of("code-1"), t(31))
+            .await
+            .unwrap(),
         CodeRedemption::Replayed { family: None }
     ));
     let family = Uuid::from_u128(42);
-    tx.link_code_to_family(&SecretHash::of("code-1"), family).await.unwrap();
+    tx.link_code_to_family(&SecretHash::of("code-1"), family)
+        .await
+        .unwrap();
     assert!(matches!(
         tx.redeem_authorization_code(&SecretHash::of("code-1"), t(32)).await.unwrap(),
         CodeRedemption::Replayed { family: Some(f) } if f == family
     ));
     // Expired: unusable (and used up).
     assert!(matches!(
-        tx.redeem_authorization_code(&SecretHash::of("code-2"), t(60)).await.unwrap(),
+        tx.redeem_authorization_code(&SecretHash::of("code-2"), t(60))
+            .await
+            .unwrap(),
         CodeRedemption::Unknown
     ));
     assert!(matches!(
-        tx.redeem_authorization_code(&SecretHash::of("forged"), t(1)).await.unwrap(),
+        tx.redeem_authorization_code(&SecretHash::of("forged"), t(1))
+            .await
+            .unwrap(),
         CodeRedemption::Unknown
     ));
     tx.commit().await.unwrap();
@@ -187,14 +249,18 @@ pub async fn authorization_codes_work_once(db: Arc<dyn Database>) {
 pub async fn authorization_code_is_single_use_under_concurrency(db: Arc<dyn Database>) {
     let (user, c) = world(&db).await;
     let mut tx = begin(&db).await;
-    tx.insert_authorization_code(&code(&user, &c, "contended")).await.unwrap();
+    tx.insert_authorization_code(&code(&user, &c, "contended"))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let db = db.clone();
         tasks.push(tokio::spawn(async move {
             let mut tx = db.begin().await?;
-            let r = tx.redeem_authorization_code(&SecretHash::of("contended"), t(5)).await?;
+            let r = tx
+                .redeem_authorization_code(&SecretHash::of("contended"), t(5))
+                .await?;
             tx.commit().await?;
             Ok::<bool, StoreError>(matches!(r, CodeRedemption::Redeemed(_)))
         }));
@@ -212,33 +278,68 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes(db: Arc<dyn Database>) {
     let first = refresh(&user, &c, "rt-1", family);
     let mut tx = begin(&db).await;
     tx.insert_refresh_token(&first).await.unwrap();
-    tx.record_access_token("at-1", Some(family), t(300)).await.unwrap();
-    tx.record_access_token("at-old", Some(family), t(10)).await.unwrap();
+    tx.record_access_token("at-1", Some(family), t(300))
+        .await
+        .unwrap();
+    tx.record_access_token("at-old", Some(family), t(10))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = begin(&db).await;
-    match tx.use_refresh_token(&SecretHash::of("rt-1"), t(5)).await.unwrap() {
+    match tx
+        .use_refresh_token(&SecretHash::of("rt-1"), t(5))
+        .await
+        .unwrap()
+    {
         RefreshUse::Fresh(got) => assert_eq!(got, first),
         other => panic!("expected Fresh, got {other:?}"),
     }
-    tx.insert_refresh_token(&refresh(&user, &c, "rt-2", family)).await.unwrap();
+    tx.insert_refresh_token(&refresh(&user, &c, "rt-2", family))
+        .await
+        .unwrap();
     assert!(matches!(
         tx.use_refresh_token(&SecretHash::of("rt-1"), t(6)).await.unwrap(),
         RefreshUse::Reused { family: f } if f == family
     ));
-    assert_eq!(tx.refresh_token_family(&SecretHash::of("rt-2")).await.unwrap(), Some((family, c.id)));
+    assert_eq!(
+        tx.refresh_token_family(&SecretHash::of("rt-2"))
+            .await
+            .unwrap(),
+        Some((family, c.id))
+    );
     assert!(!tx.access_token_revoked("at-1").await.unwrap());
     tx.revoke_refresh_family(family, t(20)).await.unwrap();
-    assert!(tx.access_token_revoked("at-1").await.unwrap(), "family revocation revokes its access tokens");
-    assert!(!tx.access_token_revoked("at-old").await.unwrap(), "expired ones need no entry");
+    assert!(
+        tx.access_token_revoked("at-1").await.unwrap(),
+        "family revocation revokes its access tokens"
+    );
+    assert!(
+        !tx.access_token_revoked("at-old").await.unwrap(),
+        "expired ones need no entry"
+    );
     assert!(matches!(
-        tx.use_refresh_token(&SecretHash::of("rt-2"), t(21)).await.unwrap(),
+        tx.use_refresh_token(&SecretHash::of("rt-2"), t(21))
+            .await
+            .unwrap(),
         RefreshUse::Reused { .. }
     ));
-    assert!(matches!(tx.use_refresh_token(&SecretHash::of("nope"), t(21)).await.unwrap(), RefreshUse::Unknown));
+    assert!(matches!(
+        tx.use_refresh_token(&SecretHash::of("nope"), t(21))
+            .await
+            .unwrap(),
+        RefreshUse::Unknown
+    ));
     // Idle expiry.
-    tx.insert_refresh_token(&refresh(&user, &c, "rt-3", Uuid::from_u128(8))).await.unwrap();
-    assert!(matches!(tx.use_refresh_token(&SecretHash::of("rt-3"), t(3600)).await.unwrap(), RefreshUse::Unknown));
+    tx.insert_refresh_token(&refresh(&user, &c, "rt-3", Uuid::from_u128(8)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        tx.use_refresh_token(&SecretHash::of("rt-3"), t(3600))
+            .await
+            .unwrap(),
+        RefreshUse::Unknown
+    ));
     tx.revoke_access_token("cc-1", t(300)).await.unwrap();
     tx.revoke_access_token("cc-1", t(300)).await.unwrap();
     assert!(tx.access_token_revoked("cc-1").await.unwrap());
@@ -248,14 +349,18 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes(db: Arc<dyn Database>) {
 pub async fn refresh_token_is_single_use_under_concurrency(db: Arc<dyn Database>) {
     let (user, c) = world(&db).await;
     let mut tx = begin(&db).await;
-    tx.insert_refresh_token(&refresh(&user, &c, "contended", Uuid::from_u128(9))).await.unwrap();
+    tx.insert_refresh_token(&refresh(&user, &c, "contended", Uuid::from_u128(9)))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let db = db.clone();
         tasks.push(tokio::spawn(async move {
             let mut tx = db.begin().await?;
-            let r = tx.use_refresh_token(&SecretHash::of("contended"), t(5)).await?;
+            let r = tx
+                .use_refresh_token(&SecretHash::of("contended"), t(5))
+                .await?;
             tx.commit().await?;
             Ok::<bool, StoreError>(matches!(r, RefreshUse::Fresh(_)))
         }));
@@ -266,4 +371,3 @@ pub async fn refresh_token_is_single_use_under_concurrency(db: Arc<dyn Database>
     }
     assert_eq!(wins, 1, "a refresh token was rotated {wins} times");
 }
-

@@ -3,16 +3,18 @@
 
 use async_trait::async_trait;
 use tessera_domain::audit::{AuditEvent, AuditRecord};
+use tessera_domain::oauth::grant::{CodeRedemption, RefreshUse};
+use tessera_domain::oauth::{
+    AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord,
+};
 use tessera_domain::outbox::{Channel, DeliveryStatus, OutboxMessage};
 use tessera_domain::secret::SecretHash;
 use tessera_domain::session::PortalSession;
 use tessera_domain::tenant::Tenant;
 use tessera_domain::user::{User, Username};
-use tessera_domain::oauth::grant::{CodeRedemption, RefreshUse};
-use tessera_domain::oauth::{AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord};
 use tessera_domain::{AppId, OutboxMessageId, TenantId, UserId};
-use uuid::Uuid;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -230,8 +232,14 @@ pub trait OutboxStore: Send {
 pub trait ClientStore: Send {
     /// Fails with `Duplicate { field: "client_id" }` when the identifier is taken.
     async fn insert_client(&mut self, client: &OAuthClient) -> Result<(), StoreError>;
-    async fn client_by_client_id(&mut self, client_id: &str) -> Result<Option<OAuthClient>, StoreError>;
-    async fn list_clients(&mut self, tenant: Option<TenantId>) -> Result<Vec<OAuthClient>, StoreError>;
+    async fn client_by_client_id(
+        &mut self,
+        client_id: &str,
+    ) -> Result<Option<OAuthClient>, StoreError>;
+    async fn list_clients(
+        &mut self,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<OAuthClient>, StoreError>;
     /// Stores the HMAC of a client secret (never the secret).
     async fn insert_client_secret(
         &mut self,
@@ -269,7 +277,10 @@ pub trait SigningKeyStore: Send {
 
 #[async_trait]
 pub trait GrantStore: Send {
-    async fn insert_authorization_code(&mut self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    async fn insert_authorization_code(
+        &mut self,
+        code: &AuthorizationCode,
+    ) -> Result<(), StoreError>;
     /// Uses a code: `Redeemed` for exactly one caller while it is unexpired; a second
     /// presentation is `Replayed`, naming the refresh family it started (if any).
     async fn redeem_authorization_code(
@@ -278,7 +289,11 @@ pub trait GrantStore: Send {
         now: OffsetDateTime,
     ) -> Result<CodeRedemption, StoreError>;
     /// Links a redeemed code to the refresh family it started, for replay revocation.
-    async fn link_code_to_family(&mut self, code_hash: &SecretHash, family: Uuid) -> Result<(), StoreError>;
+    async fn link_code_to_family(
+        &mut self,
+        code_hash: &SecretHash,
+        family: Uuid,
+    ) -> Result<(), StoreError>;
     async fn insert_refresh_token(&mut self, token: &RefreshToken) -> Result<(), StoreError>;
     /// Uses a refresh token for rotation: `Fresh` for exactly one caller while it is
     /// unused, unrevoked and unexpired; a used or revoked one is `Reused`.
@@ -293,7 +308,11 @@ pub trait GrantStore: Send {
         token_hash: &SecretHash,
     ) -> Result<Option<(Uuid, AppId)>, StoreError>;
     /// Revokes every refresh token of the family and every access token it issued.
-    async fn revoke_refresh_family(&mut self, family: Uuid, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn revoke_refresh_family(
+        &mut self,
+        family: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     /// Remembers a user access token's `jti` so a family revocation can revoke it.
     async fn record_access_token(
         &mut self,
@@ -301,6 +320,10 @@ pub trait GrantStore: Send {
         family: Option<Uuid>,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
-    async fn revoke_access_token(&mut self, jti: &str, expires_at: OffsetDateTime) -> Result<(), StoreError>;
+    async fn revoke_access_token(
+        &mut self,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     async fn access_token_revoked(&mut self, jti: &str) -> Result<bool, StoreError>;
 }

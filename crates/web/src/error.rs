@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tessera_core::CoreError;
 use tessera_core::oidc::{ErrorCode, OAuthError, OidcError};
-use tessera_proto::oauth::ErrorResponse;
 use tessera_domain::DomainError;
+use tessera_proto::oauth::ErrorResponse;
 use tessera_store::StoreError;
 
 #[derive(Debug)]
@@ -48,9 +48,13 @@ fn oauth_response(e: OAuthError) -> Response {
         ErrorCode::InvalidToken => Some(HeaderValue::from_static("Bearer error=\"invalid_token\"")),
         _ => None,
     };
-    let body = ErrorResponse { error: e.code, error_description: Some(e.description) };
+    let body = ErrorResponse {
+        error: e.code,
+        error_description: Some(e.description),
+    };
     let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(c) = challenge {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, c);
     }

@@ -27,7 +27,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/outbox_message.html"),
     ),
     ("error.html", include_str!("../templates/error.html")),
-    ("form_post.html", include_str!("../templates/form_post.html")),
+    (
+        "form_post.html",
+        include_str!("../templates/form_post.html"),
+    ),
 ];
 
 pub struct Templates {

@@ -8,7 +8,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_domain::oauth::grant::{Authentication, CODE_LIFETIME};
 use tessera_domain::oauth::scope::Scopes;
-use tessera_domain::oauth::{AuthorizationCode, GrantType, OAuthClient, pkce, redirect_uri_matches};
+use tessera_domain::oauth::{
+    AuthorizationCode, GrantType, OAuthClient, pkce, redirect_uri_matches,
+};
 use tessera_domain::secret::BearerSecret;
 
 /// The request's parameters as received (query string or form body).
@@ -75,39 +77,76 @@ pub struct Validated {
     pub login_hint: Option<String>,
 }
 
-fn reply(app: &App, redirect_uri: &str, mode: ResponseMode, state: Option<&str>, mut params: Vec<(String, String)>) -> Reply {
+fn reply(
+    app: &App,
+    redirect_uri: &str,
+    mode: ResponseMode,
+    state: Option<&str>,
+    mut params: Vec<(String, String)>,
+) -> Reply {
     if let Some(s) = state {
         params.push(("state".into(), s.to_owned()));
     }
     // RFC 9207: the issuer in every authorization response, so a client can tell which
     // provider answered (mix-up attacks).
     params.push(("iss".into(), app.settings.issuer.clone()));
-    Reply { redirect_uri: redirect_uri.to_owned(), mode, params }
+    Reply {
+        redirect_uri: redirect_uri.to_owned(),
+        mode,
+        params,
+    }
 }
 
-fn error_reply(app: &App, redirect_uri: &str, mode: ResponseMode, state: Option<&str>, e: OAuthError) -> Refusal {
+fn error_reply(
+    app: &App,
+    redirect_uri: &str,
+    mode: ResponseMode,
+    state: Option<&str>,
+    e: OAuthError,
+) -> Refusal {
     Refusal::Redirect(reply(
         app,
         redirect_uri,
         mode,
         state,
-        vec![("error".into(), e.code.as_str().into()), ("error_description".into(), e.description)],
+        vec![
+            ("error".into(), e.code.as_str().into()),
+            ("error_description".into(), e.description),
+        ],
     ))
 }
 
 pub async fn validate(app: &App, p: &AuthorizeParams) -> Result<Validated, Refusal> {
-    let client_id = p.client_id.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
-        Refusal::Page("The request does not say which application is asking (client_id is missing).".into())
-    })?;
+    let client_id = p
+        .client_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            Refusal::Page(
+                "The request does not say which application is asking (client_id is missing)."
+                    .into(),
+            )
+        })?;
     let client = app
         .db
         .read()
         .await?
         .client_by_client_id(client_id)
         .await?
-        .ok_or_else(|| Refusal::Page("The application that sent you here is not registered with Tessera.".into()))?;
+        .ok_or_else(|| {
+            Refusal::Page(
+                "The application that sent you here is not registered with Tessera.".into(),
+            )
+        })?;
     let redirect_uri = match p.redirect_uri.as_deref() {
-        Some(uri) if client.redirect_uris.iter().any(|r| redirect_uri_matches(r, uri)) => uri.to_owned(),
+        Some(uri)
+            if client
+                .redirect_uris
+                .iter()
+                .any(|r| redirect_uri_matches(r, uri)) =>
+        {
+            uri.to_owned()
+        }
         Some(_) => {
             return Err(Refusal::Page(format!(
                 "The application {:?} asked to send you to an address it has not registered.",
@@ -115,7 +154,11 @@ pub async fn validate(app: &App, p: &AuthorizeParams) -> Result<Validated, Refus
             )));
         }
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
-        None => return Err(Refusal::Page("The request does not say where to return to (redirect_uri).".into())),
+        None => {
+            return Err(Refusal::Page(
+                "The request does not say where to return to (redirect_uri).".into(),
+            ));
+        }
     };
     let state = p.state.as_deref();
     let mode = match p.response_mode.as_deref() {
@@ -127,21 +170,33 @@ pub async fn validate(app: &App, p: &AuthorizeParams) -> Result<Validated, Refus
                 &redirect_uri,
                 ResponseMode::Query,
                 state,
-                OAuthError::invalid_request(format!("response_mode {other:?} is not supported; use query or form_post")),
+                OAuthError::invalid_request(format!(
+                    "response_mode {other:?} is not supported; use query or form_post"
+                )),
             ));
         }
     };
     let fail = |e: OAuthError| error_reply(app, &redirect_uri, mode, state, e);
 
     if p.request.is_some() {
-        return Err(fail(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported")));
+        return Err(fail(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        )));
     }
     if p.request_uri.is_some() {
-        return Err(fail(OAuthError::new(ErrorCode::InvalidRequestUri, "request_uri (PAR) is not supported yet")));
+        return Err(fail(OAuthError::new(
+            ErrorCode::InvalidRequestUri,
+            "request_uri (PAR) is not supported yet",
+        )));
     }
     match p.response_type.as_deref() {
         Some("code") => {}
-        None => return Err(fail(OAuthError::invalid_request("response_type is required"))),
+        None => {
+            return Err(fail(OAuthError::invalid_request(
+                "response_type is required",
+            )));
+        }
         Some(other) => {
             return Err(fail(OAuthError::new(
                 ErrorCode::UnsupportedResponseType,
@@ -150,36 +205,57 @@ pub async fn validate(app: &App, p: &AuthorizeParams) -> Result<Validated, Refus
         }
     }
     if !client.allows(GrantType::AuthorizationCode) {
-        return Err(fail(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use the authorization code flow")));
+        return Err(fail(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow",
+        )));
     }
-    let scope = Scopes::parse(p.scope.as_deref().unwrap_or("")).map_err(|m| fail(OAuthError::new(ErrorCode::InvalidScope, m)))?;
+    let scope = Scopes::parse(p.scope.as_deref().unwrap_or(""))
+        .map_err(|m| fail(OAuthError::new(ErrorCode::InvalidScope, m)))?;
     let unknown = scope.not_in(USER_SCOPES);
     if !unknown.is_empty() {
-        return Err(fail(OAuthError::new(ErrorCode::InvalidScope, format!("unknown scope: {}", unknown.join(" ")))));
+        return Err(fail(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("unknown scope: {}", unknown.join(" ")),
+        )));
     }
-    let challenge = p
-        .code_challenge
+    let challenge = p.code_challenge.as_deref().ok_or_else(|| {
+        fail(OAuthError::invalid_request(
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        ))
+    })?;
+    pkce::validate_challenge(
+        challenge,
+        p.code_challenge_method.as_deref().unwrap_or("plain"),
+    )
+    .map_err(|m| fail(OAuthError::invalid_request(m)))?;
+    let prompt: Vec<String> = p
+        .prompt
         .as_deref()
-        .ok_or_else(|| fail(OAuthError::invalid_request("PKCE is required: send code_challenge with code_challenge_method=S256")))?;
-    pkce::validate_challenge(challenge, p.code_challenge_method.as_deref().unwrap_or("plain"))
-        .map_err(|m| fail(OAuthError::invalid_request(m)))?;
-    let prompt: Vec<String> = p.prompt.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     for v in &prompt {
         if !matches!(v.as_str(), "none" | "login" | "consent" | "select_account") {
-            return Err(fail(OAuthError::invalid_request(format!("unknown prompt value {v:?}"))));
+            return Err(fail(OAuthError::invalid_request(format!(
+                "unknown prompt value {v:?}"
+            ))));
         }
     }
     if prompt.iter().any(|v| v == "none") && prompt.len() > 1 {
-        return Err(fail(OAuthError::invalid_request("prompt=none cannot be combined with other values")));
+        return Err(fail(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        )));
     }
     let max_age = match p.max_age.as_deref() {
         None | Some("") => None,
-        Some(v) => Some(
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| fail(OAuthError::invalid_request("max_age must be a whole number of seconds")))?,
-        ),
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            fail(OAuthError::invalid_request(
+                "max_age must be a whole number of seconds",
+            ))
+        })?),
     };
     Ok(Validated {
         client,
@@ -209,7 +285,11 @@ pub enum SessionCheck {
 pub fn check_session(app: &App, v: &Validated, who: Option<&SignedIn>) -> SessionCheck {
     let silent = v.prompt.iter().any(|p| p == "none");
     let Some(who) = who else {
-        return if silent { SessionCheck::LoginRequired } else { SessionCheck::SignIn };
+        return if silent {
+            SessionCheck::LoginRequired
+        } else {
+            SessionCheck::SignIn
+        };
     };
     let age = (app.clock.now() - who.session.created_at).whole_seconds();
     let too_old = v.max_age.is_some_and(|m| age > m);
@@ -222,7 +302,13 @@ pub fn check_session(app: &App, v: &Validated, who: Option<&SignedIn>) -> Sessio
 }
 
 pub fn login_required(app: &App, v: &Validated) -> Reply {
-    match error_reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), OAuthError::new(ErrorCode::LoginRequired, "the user must sign in")) {
+    match error_reply(
+        app,
+        &v.redirect_uri,
+        v.mode,
+        v.state.as_deref(),
+        OAuthError::new(ErrorCode::LoginRequired, "the user must sign in"),
+    ) {
         Refusal::Redirect(r) => r,
         _ => reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), Vec::new()),
     }
@@ -231,7 +317,10 @@ pub fn login_required(app: &App, v: &Validated) -> Reply {
 /// The OIDC `sid` for a portal session: stable for the session, reveals nothing of its
 /// cookie.
 pub fn session_id(who: &SignedIn) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &[b"sid:".as_slice(), who.session.token_hash.as_bytes()].concat());
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        &[b"sid:".as_slice(), who.session.token_hash.as_bytes()].concat(),
+    );
     URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
 }
 
@@ -259,5 +348,11 @@ pub async fn issue_code(app: &App, v: &Validated, who: &SignedIn) -> Result<Repl
     let mut tx = app.db.begin().await?;
     tx.insert_authorization_code(&code).await?;
     tx.commit().await?;
-    Ok(reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), vec![("code".into(), secret.expose().to_owned())]))
+    Ok(reply(
+        app,
+        &v.redirect_uri,
+        v.mode,
+        v.state.as_deref(),
+        vec![("code".into(), secret.expose().to_owned())],
+    ))
 }

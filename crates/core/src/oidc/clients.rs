@@ -8,7 +8,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_domain::audit::{AuditEvent, Outcome};
 use tessera_domain::oauth::scope::Scopes;
-use tessera_domain::oauth::{ClientKind, GrantType, OAuthClient, SigningAlg, validate_redirect_uri};
+use tessera_domain::oauth::{
+    ClientKind, GrantType, OAuthClient, SigningAlg, validate_redirect_uri,
+};
 use tessera_domain::secret::BearerSecret;
 use tessera_domain::tenant::parse_slug;
 use tessera_domain::{AppId, DomainError, FieldErrors};
@@ -39,13 +41,21 @@ pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 300;
 pub const DEFAULT_REFRESH_IDLE_TTL: i64 = 86_400;
 pub const DEFAULT_REFRESH_ABSOLUTE_TTL: i64 = 30 * 86_400;
 
-pub async fn create_app(app: &App, admin: &PlatformAdmin, new: NewApp) -> Result<CreatedApp, CoreError> {
+pub async fn create_app(
+    app: &App,
+    admin: &PlatformAdmin,
+    new: NewApp,
+) -> Result<CreatedApp, CoreError> {
     let mut errors = FieldErrors::new();
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
         errors.add("name", "An app name has 1–120 characters.");
     }
-    let kind = if new.public { ClientKind::Public } else { ClientKind::Confidential };
+    let kind = if new.public {
+        ClientKind::Public
+    } else {
+        ClientKind::Confidential
+    };
     let mut grant_types = Vec::new();
     let requested = if new.grant_types.is_empty() {
         vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
@@ -71,7 +81,10 @@ pub async fn create_app(app: &App, admin: &PlatformAdmin, new: NewApp) -> Result
         }
     }
     if grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
-        errors.add("redirect_uri", "The authorization_code grant needs at least one redirect URI.");
+        errors.add(
+            "redirect_uri",
+            "The authorization_code grant needs at least one redirect URI.",
+        );
     }
     let scopes = match Scopes::parse(&new.scopes.join(" ")) {
         Ok(s) => s.iter().map(str::to_owned).collect(),
@@ -118,8 +131,13 @@ pub async fn create_app(app: &App, admin: &PlatformAdmin, new: NewApp) -> Result
     let secret = match kind {
         ClientKind::Confidential => {
             let secret = BearerSecret::generate(app.random.as_ref());
-            tx.insert_client_secret(client.id, &app.secrets.client_secret_hmac(secret.expose()), now, None)
-                .await?;
+            tx.insert_client_secret(
+                client.id,
+                &app.secrets.client_secret_hmac(secret.expose()),
+                now,
+                None,
+            )
+            .await?;
             Some(secret.expose().to_owned())
         }
         ClientKind::Public => None,
@@ -165,7 +183,10 @@ pub async fn authenticate(app: &App, auth: &ClientAuth) -> Result<OAuthClient, O
         (ClientKind::Public, None) => Ok(client),
         (ClientKind::Confidential, Some(secret)) => {
             let stored = r.client_secret_hmacs(client.id, app.clock.now()).await?;
-            if stored.iter().any(|h| app.secrets.client_secret_matches(secret, h)) {
+            if stored
+                .iter()
+                .any(|h| app.secrets.client_secret_matches(secret, h))
+            {
                 Ok(client)
             } else {
                 Err(OAuthError::invalid_client().into())

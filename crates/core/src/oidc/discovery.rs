@@ -36,4 +36,3 @@ pub fn metadata(app: &App) -> Value {
         "authorization_response_iss_parameter_supported": true,
     })
 }
-

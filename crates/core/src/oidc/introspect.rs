@@ -1,15 +1,19 @@
 //! Token introspection (RFC 7662) for authenticated clients. A revoked JWT access token
 //! answers inactive, although its signature is still good.
 
+use super::OidcError;
 use super::clients::{ClientAuth, authenticate};
 use super::userinfo::live_access_token;
-use super::OidcError;
 use crate::App;
 use serde_json::Value;
 use tessera_domain::oauth::ClientKind;
 use tessera_proto::oauth::IntrospectionResponse;
 
-pub async fn introspect(app: &App, auth: &ClientAuth, token: Option<&str>) -> Result<IntrospectionResponse, OidcError> {
+pub async fn introspect(
+    app: &App,
+    auth: &ClientAuth,
+    token: Option<&str>,
+) -> Result<IntrospectionResponse, OidcError> {
     let caller = authenticate(app, auth).await?;
     if caller.kind != ClientKind::Confidential {
         return Err(super::OAuthError::invalid_client().into());

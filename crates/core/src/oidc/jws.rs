@@ -7,7 +7,8 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _,
-    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents, UnparsedPublicKey,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents,
+    UnparsedPublicKey,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,15 +34,35 @@ impl Signer {
         let fail = |what: &str| CoreError::Internal(format!("{what} key generation failed"));
         match alg {
             SigningAlg::ES256 => {
-                let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| fail("P-256"))?;
-                let pkcs8 = pair.to_pkcs8v1().map_err(|_| fail("P-256"))?.as_ref().to_vec();
-                Ok((Self { kid, alg, pair: Pair::Es256(pair) }, pkcs8))
+                let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .map_err(|_| fail("P-256"))?;
+                let pkcs8 = pair
+                    .to_pkcs8v1()
+                    .map_err(|_| fail("P-256"))?
+                    .as_ref()
+                    .to_vec();
+                Ok((
+                    Self {
+                        kid,
+                        alg,
+                        pair: Pair::Es256(pair),
+                    },
+                    pkcs8,
+                ))
             }
             SigningAlg::RS256 => {
                 let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| fail("RSA"))?;
-                let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).map_err(|_| fail("RSA"))?;
+                let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair)
+                    .map_err(|_| fail("RSA"))?;
                 let pkcs8 = der.as_ref().to_vec();
-                Ok((Self { kid, alg, pair: Pair::Rs256(pair) }, pkcs8))
+                Ok((
+                    Self {
+                        kid,
+                        alg,
+                        pair: Pair::Rs256(pair),
+                    },
+                    pkcs8,
+                ))
             }
         }
     }
@@ -50,9 +71,12 @@ impl Signer {
         let bad = |e: String| CoreError::Internal(format!("signing key {kid}: {e}"));
         let pair = match alg {
             SigningAlg::ES256 => Pair::Es256(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(|e| bad(e.to_string()))?,
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                    .map_err(|e| bad(e.to_string()))?,
             ),
-            SigningAlg::RS256 => Pair::Rs256(RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| bad(e.to_string()))?),
+            SigningAlg::RS256 => {
+                Pair::Rs256(RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| bad(e.to_string()))?)
+            }
         };
         Ok(Self { kid, alg, pair })
     }
@@ -63,7 +87,10 @@ impl Signer {
             Pair::Es256(p) => {
                 let point = p.public_key().as_ref();
                 // Uncompressed SEC1 point: 0x04 ‖ X (32) ‖ Y (32).
-                let (x, y) = point.get(1..).unwrap_or_default().split_at(32.min(point.len().saturating_sub(1)));
+                let (x, y) = point
+                    .get(1..)
+                    .unwrap_or_default()
+                    .split_at(32.min(point.len().saturating_sub(1)));
                 json!({ "kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y),
                         "kid": self.kid, "alg": "ES256", "use": "sig" })
             }
@@ -116,7 +143,11 @@ pub enum Verifier {
 
 impl Verifier {
     pub fn from_jwk(jwk: &Value) -> Option<Self> {
-        let b64 = |k: &str| jwk.get(k).and_then(Value::as_str).and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
+        let b64 = |k: &str| {
+            jwk.get(k)
+                .and_then(Value::as_str)
+                .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+        };
         match jwk.get("kty").and_then(Value::as_str)? {
             "EC" => {
                 let mut point = vec![4u8];
@@ -124,14 +155,19 @@ impl Verifier {
                 point.extend(b64("y")?);
                 Some(Self::Es256(point))
             }
-            "RSA" => Some(Self::Rs256 { n: b64("n")?, e: b64("e")? }),
+            "RSA" => Some(Self::Rs256 {
+                n: b64("n")?,
+                e: b64("e")?,
+            }),
             _ => None,
         }
     }
 
     fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
         match self {
-            Self::Es256(point) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(message, sig).is_ok(),
+            Self::Es256(point) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                .verify(message, sig)
+                .is_ok(),
             Self::Rs256 { n, e } => RsaPublicKeyComponents { n, e }
                 .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
                 .is_ok(),
@@ -184,7 +220,6 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
 }
 
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -196,8 +231,14 @@ mod tests {
             let (signer, pkcs8) = Signer::generate(alg, format!("k-{}", alg.as_str())).unwrap();
             let reloaded = Signer::from_pkcs8(alg, signer.kid.clone(), &pkcs8).unwrap();
             let jwk = reloaded.public_jwk();
-            let token = signer.sign("JWT", &json!({ "sub": "ada", "n": 1 })).unwrap();
-            let lookup = |kid: &str, a: &str| (kid == signer.kid && a == alg.as_str()).then(|| Verifier::from_jwk(&jwk)).flatten();
+            let token = signer
+                .sign("JWT", &json!({ "sub": "ada", "n": 1 }))
+                .unwrap();
+            let lookup = |kid: &str, a: &str| {
+                (kid == signer.kid && a == alg.as_str())
+                    .then(|| Verifier::from_jwk(&jwk))
+                    .flatten()
+            };
             let ok = verify(&token, lookup).unwrap();
             assert_eq!(ok.claims["sub"], "ada");
             assert_eq!(peek_kid(&token).as_deref(), Some(signer.kid.as_str()));
@@ -205,7 +246,10 @@ mod tests {
             let mut parts: Vec<&str> = token.split('.').collect();
             let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"eve","n":1}"#);
             parts[1] = &forged;
-            assert!(verify(&parts.join("."), lookup).is_none(), "{alg:?} accepted a forged payload");
+            assert!(
+                verify(&parts.join("."), lookup).is_none(),
+                "{alg:?} accepted a forged payload"
+            );
             assert!(verify(&token, |_, _| None).is_none());
         }
     }
@@ -213,6 +257,9 @@ mod tests {
     #[test]
     fn at_hash_matches_the_oidc_example() {
         // OIDC Core A.3's example token and its at_hash.
-        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
     }
 }

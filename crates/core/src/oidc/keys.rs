@@ -101,15 +101,25 @@ async fn reload(app: &App) -> Result<Arc<KeySet>, CoreError> {
         // Newest first: the first unretired key of an algorithm signs.
         if r.retired_at.is_none() && !active.contains_key(&r.alg) {
             let pkcs8 = app.secrets.open(&r.sealed_private, &seal_context(&r.kid))?;
-            active.insert(r.alg, Arc::new(Signer::from_pkcs8(r.alg, r.kid.clone(), &pkcs8)?));
+            active.insert(
+                r.alg,
+                Arc::new(Signer::from_pkcs8(r.alg, r.kid.clone(), &pkcs8)?),
+            );
         }
     }
     let doc = serde_json::json!({ "keys": jwks }).to_string();
-    let set = Arc::new(KeySet { active, verifiers, jwks: Arc::new(doc), records });
+    let set = Arc::new(KeySet {
+        active,
+        verifiers,
+        jwks: Arc::new(doc),
+        records,
+    });
     if let Ok(mut s) = app.keys.state.write() {
         *s = Some(set.clone());
     }
-    app.keys.loaded_at.store(now.unix_timestamp(), Ordering::Relaxed);
+    app.keys
+        .loaded_at
+        .store(now.unix_timestamp(), Ordering::Relaxed);
     Ok(set)
 }
 
@@ -128,7 +138,10 @@ pub async fn verify(app: &App, token: &str) -> Result<Option<Verified>, CoreErro
 /// Creates a signing key for every algorithm that has none (first start).
 pub async fn ensure(app: &App) -> Result<(), CoreError> {
     let set = reload(app).await?;
-    let missing: Vec<SigningAlg> = SigningAlg::ALL.into_iter().filter(|a| set.signer(*a).is_err()).collect();
+    let missing: Vec<SigningAlg> = SigningAlg::ALL
+        .into_iter()
+        .filter(|a| set.signer(*a).is_err())
+        .collect();
     if !missing.is_empty() {
         add_keys(app, &missing, &Actor::System, "keys.create").await?;
     }
@@ -140,7 +153,12 @@ pub async fn rotate(app: &App, actor: &Actor) -> Result<Vec<String>, CoreError> 
     add_keys(app, &SigningAlg::ALL, actor, "keys.rotate").await
 }
 
-async fn add_keys(app: &App, algs: &[SigningAlg], actor: &Actor, action: &str) -> Result<Vec<String>, CoreError> {
+async fn add_keys(
+    app: &App,
+    algs: &[SigningAlg],
+    actor: &Actor,
+    action: &str,
+) -> Result<Vec<String>, CoreError> {
     let now = app.clock.now();
     // RSA key generation takes tens of milliseconds: keep it off the async threads.
     let mut generated = Vec::new();
@@ -157,19 +175,25 @@ async fn add_keys(app: &App, algs: &[SigningAlg], actor: &Actor, action: &str) -
         let record = SigningKeyRecord {
             kid: signer.kid.clone(),
             alg: signer.alg,
-            sealed_private: app.secrets.seal(pkcs8, &seal_context(&signer.kid), app.random.as_ref())?,
+            sealed_private: app.secrets.seal(
+                pkcs8,
+                &seal_context(&signer.kid),
+                app.random.as_ref(),
+            )?,
             public_jwk: signer.public_jwk().to_string(),
             created_at: now,
             retired_at: None,
             expires_at: None,
         };
         tx.insert_signing_key(&record).await?;
-        tx.retire_signing_keys(signer.alg, &signer.kid, now, now + RETIRED_KEY_PUBLICATION).await?;
+        tx.retire_signing_keys(signer.alg, &signer.kid, now, now + RETIRED_KEY_PUBLICATION)
+            .await?;
         kids.push(signer.kid.clone());
     }
     app.audit(
         tx.as_mut(),
-        AuditEvent::new(now, actor, action, Outcome::Success).detail(serde_json::json!({ "new_kids": kids })),
+        AuditEvent::new(now, actor, action, Outcome::Success)
+            .detail(serde_json::json!({ "new_kids": kids })),
     )
     .await?;
     tx.commit().await?;

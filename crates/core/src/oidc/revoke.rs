@@ -5,7 +5,7 @@ use super::clients::{ClientAuth, authenticate};
 use super::{OidcError, keys};
 use crate::App;
 use serde_json::Value;
-use tessera_domain::audit::{AuditEvent, Outcome, Actor};
+use tessera_domain::audit::{Actor, AuditEvent, Outcome};
 use tessera_domain::secret::SecretHash;
 
 pub async fn revoke(app: &App, auth: &ClientAuth, token: Option<&str>) -> Result<(), OidcError> {
@@ -21,7 +21,8 @@ pub async fn revoke(app: &App, auth: &ClientAuth, token: Option<&str>) -> Result
             && let Some(jti) = v.claims.get("jti").and_then(Value::as_str)
         {
             let exp = v.claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-            tx.revoke_access_token(jti, tessera_domain::clock::from_unix(exp)).await?;
+            tx.revoke_access_token(jti, tessera_domain::clock::from_unix(exp))
+                .await?;
         }
     } else if let Some((family, owner)) = tx.refresh_token_family(&SecretHash::of(token)).await?
         && owner == client.id
@@ -30,7 +31,8 @@ pub async fn revoke(app: &App, auth: &ClientAuth, token: Option<&str>) -> Result
     }
     app.audit(
         tx.as_mut(),
-        AuditEvent::new(now, &Actor::System, "oauth.revoke", Outcome::Success).target(format!("app:{}", client.id)),
+        AuditEvent::new(now, &Actor::System, "oauth.revoke", Outcome::Success)
+            .target(format!("app:{}", client.id)),
     )
     .await?;
     tx.commit().await?;

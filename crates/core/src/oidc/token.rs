@@ -22,17 +22,28 @@ pub struct TokenParams {
     pub client_secret: Option<String>,
 }
 
-pub async fn exchange(app: &App, auth: &ClientAuth, p: &TokenParams) -> Result<TokenResponse, OidcError> {
+pub async fn exchange(
+    app: &App,
+    auth: &ClientAuth,
+    p: &TokenParams,
+) -> Result<TokenResponse, OidcError> {
     let grant_type = p
         .grant_type
         .as_deref()
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let client = authenticate(app, auth).await?;
     let grant = GrantType::parse(grant_type).ok_or_else(|| {
-        OAuthError::new(ErrorCode::UnsupportedGrantType, format!("grant_type {grant_type:?} is not supported"))
+        OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("grant_type {grant_type:?} is not supported"),
+        )
     })?;
     if !client.allows(grant) {
-        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, format!("this client may not use {grant_type}")).into());
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client may not use {grant_type}"),
+        )
+        .into());
     }
     match grant {
         GrantType::AuthorizationCode => grants::authorization_code::exchange(app, &client, p).await,

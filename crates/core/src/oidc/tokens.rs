@@ -88,7 +88,11 @@ pub async fn access_token(
         obj.insert("sid".into(), json!(a.sid));
     }
     let signer = keys::current(app).await?.signer(SigningAlg::ES256)?;
-    Ok(AccessToken { token: signer.sign("at+jwt", &claims)?, jti: id, expires_at: exp })
+    Ok(AccessToken {
+        token: signer.sign("at+jwt", &claims)?,
+        jti: id,
+        expires_at: exp,
+    })
 }
 
 /// Everything a user grant issues: access token, ID token (with `openid`), and a new
@@ -103,7 +107,15 @@ pub async fn for_user(
     family: Option<(Uuid, OffsetDateTime)>,
 ) -> Result<(TokenResponse, Option<RefreshToken>, Option<String>), CoreError> {
     let now = app.clock.now();
-    let at = access_token(app, client, &user.id.to_string(), scope, &app.settings.issuer, Some(auth)).await?;
+    let at = access_token(
+        app,
+        client,
+        &user.id.to_string(),
+        scope,
+        &app.settings.issuer,
+        Some(auth),
+    )
+    .await?;
 
     let id_token = if scope.contains("openid") {
         let mut claims = user_claims(user, scope);
@@ -137,7 +149,10 @@ pub async fn for_user(
             } else {
                 ONLINE_REFRESH_LIFETIME
             };
-            (tessera_domain::random::uuid_v7(now, app.random.as_ref()), now + absolute)
+            (
+                tessera_domain::random::uuid_v7(now, app.random.as_ref()),
+                now + absolute,
+            )
         });
         let secret = BearerSecret::generate(app.random.as_ref());
         let record = RefreshToken {
@@ -147,7 +162,8 @@ pub async fn for_user(
             scope: scope.to_string(),
             auth: auth.clone(),
             created_at: now,
-            expires_at: (now + Duration::seconds(client.refresh_idle_ttl_secs)).min(family_expires_at),
+            expires_at: (now + Duration::seconds(client.refresh_idle_ttl_secs))
+                .min(family_expires_at),
             family_expires_at,
         };
         Some((record, secret.expose().to_owned()))

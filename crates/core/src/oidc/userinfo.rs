@@ -17,7 +17,10 @@ pub async fn live_access_token(app: &App, token: &str) -> Result<Option<Value>, 
     }
     let c = v.claims;
     let now = app.clock.now().unix_timestamp();
-    let exp_ok = c.get("exp").and_then(Value::as_i64).is_some_and(|e| e > now);
+    let exp_ok = c
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|e| e > now);
     let iss_ok = c.get("iss").and_then(Value::as_str) == Some(app.settings.issuer.as_str());
     let Some(jti) = c.get("jti").and_then(Value::as_str) else {
         return Ok(None);
@@ -29,12 +32,22 @@ pub async fn live_access_token(app: &App, token: &str) -> Result<Option<Value>, 
 }
 
 pub async fn userinfo(app: &App, bearer: Option<&str>) -> Result<Value, OidcError> {
-    let invalid = || OAuthError::new(ErrorCode::InvalidToken, "the access token is invalid, expired or revoked");
+    let invalid = || {
+        OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the access token is invalid, expired or revoked",
+        )
+    };
     let token = bearer.ok_or_else(invalid)?;
     let claims = live_access_token(app, token).await?.ok_or_else(invalid)?;
-    let scope = Scopes::parse(claims.get("scope").and_then(Value::as_str).unwrap_or("")).unwrap_or_default();
+    let scope = Scopes::parse(claims.get("scope").and_then(Value::as_str).unwrap_or(""))
+        .unwrap_or_default();
     if !scope.contains("openid") {
-        return Err(OAuthError::new(ErrorCode::InvalidToken, "the access token was not issued with the openid scope").into());
+        return Err(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the access token was not issued with the openid scope",
+        )
+        .into());
     }
     let user_id: UserId = claims
         .get("sub")

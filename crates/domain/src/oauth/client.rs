@@ -42,7 +42,11 @@ pub enum GrantType {
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [Self::AuthorizationCode, Self::RefreshToken, Self::ClientCredentials];
+    pub const ALL: [GrantType; 3] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,9 +97,13 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(&url) => Ok(()),
-        "http" => Err(format!("{raw:?}: plain http is allowed only for localhost, 127.0.0.1 or [::1]")),
+        "http" => Err(format!(
+            "{raw:?}: plain http is allowed only for localhost, 127.0.0.1 or [::1]"
+        )),
         s if s.contains('.') => Ok(()), // private-use scheme, e.g. sg.gov.app:/callback
-        s => Err(format!("{raw:?}: the scheme {s:?} is not allowed; use https or a reverse-domain scheme")),
+        s => Err(format!(
+            "{raw:?}: the scheme {s:?} is not allowed; use https or a reverse-domain scheme"
+        )),
     }
 }
 
@@ -127,13 +135,34 @@ mod tests {
 
     #[test]
     fn redirect_uris_match_exactly_or_by_loopback_port() {
-        assert!(redirect_uri_matches("https://app.gov.sg/cb", "https://app.gov.sg/cb"));
-        assert!(!redirect_uri_matches("https://app.gov.sg/cb", "https://app.gov.sg/cb/"));
-        assert!(!redirect_uri_matches("https://app.gov.sg/cb", "https://app.gov.sg/cb?x=1"));
-        assert!(redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:53211/cb"));
-        assert!(redirect_uri_matches("http://[::1]:80/cb", "http://[::1]:4000/cb"));
-        assert!(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:53211/other"));
-        assert!(!redirect_uri_matches("http://localhost:3000/cb", "http://localhost:3001/cb"));
+        assert!(redirect_uri_matches(
+            "https://app.gov.sg/cb",
+            "https://app.gov.sg/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "https://app.gov.sg/cb",
+            "https://app.gov.sg/cb/"
+        ));
+        assert!(!redirect_uri_matches(
+            "https://app.gov.sg/cb",
+            "https://app.gov.sg/cb?x=1"
+        ));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:53211/cb"
+        ));
+        assert!(redirect_uri_matches(
+            "http://[::1]:80/cb",
+            "http://[::1]:4000/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:53211/other"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://localhost:3000/cb",
+            "http://localhost:3001/cb"
+        ));
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub struct AuthorizationCode {
 pub enum CodeRedemption {
     Redeemed(AuthorizationCode),
     /// Seen before: whatever it issued must be revoked (RFC 6749 §4.1.2).
-    Replayed { family: Option<Uuid> },
+    Replayed {
+        family: Option<Uuid>,
+    },
     Unknown,
 }
 
@@ -63,6 +65,8 @@ pub struct RefreshToken {
 pub enum RefreshUse {
     Fresh(RefreshToken),
     /// Already rotated or revoked: a sign of theft, so the family is revoked.
-    Reused { family: Uuid },
+    Reused {
+        family: Uuid,
+    },
     Unknown,
 }

@@ -10,7 +10,9 @@ pub fn validate_challenge(challenge: &str, method: &str) -> Result<(), &'static 
         return Err("code_challenge_method must be S256");
     }
     if challenge.len() != 43 || URL_SAFE_NO_PAD.decode(challenge).is_err() {
-        return Err("code_challenge must be the base64url SHA-256 of the code verifier (43 characters)");
+        return Err(
+            "code_challenge must be the base64url SHA-256 of the code verifier (43 characters)",
+        );
     }
     Ok(())
 }
@@ -18,7 +20,9 @@ pub fn validate_challenge(challenge: &str, method: &str) -> Result<(), &'static 
 /// Whether `verifier` (RFC 7636 §4.1: 43–128 unreserved characters) hashes to `challenge`.
 pub fn verify(verifier: &str, challenge: &str) -> bool {
     let well_formed = (43..=128).contains(&verifier.len())
-        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
     if !well_formed {
         return false;
     }
@@ -37,7 +41,10 @@ mod tests {
         assert!(validate_challenge(challenge, "S256").is_ok());
         assert!(validate_challenge(challenge, "plain").is_err());
         assert!(verify(verifier, challenge));
-        assert!(!verify("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX", challenge));
+        assert!(!verify(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX",
+            challenge
+        ));
         assert!(!verify("short", challenge));
     }
 }

@@ -10,8 +10,13 @@ impl Scopes {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let mut out: Vec<String> = Vec::new();
         for token in raw.split(' ').filter(|t| !t.is_empty()) {
-            if !token.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
-                return Err(format!("the scope {token:?} contains characters that are not allowed"));
+            if !token
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+            {
+                return Err(format!(
+                    "the scope {token:?} contains characters that are not allowed"
+                ));
             }
             if !out.iter().any(|s| s == token) {
                 out.push(token.to_owned());

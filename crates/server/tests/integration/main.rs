@@ -1,11 +1,13 @@
 //! Tessera's integration tests: real servers over HTTP, the real binary, both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod oidc_support;
 mod support;
 
 mod cli;
 mod config_errors;
 mod crash;
 mod migrate;
+mod oidc;
 mod portal;
 mod postgres_node;

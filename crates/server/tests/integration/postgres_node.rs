@@ -9,8 +9,10 @@ async fn two_nodes_share_one_postgresql() {
     let dir = temp_dir();
     let node = || {
         let mut cmd = tessera(dir.path());
-        cmd.env("TESSERA_DATABASE_URL", &db)
-            .env("TESSERA_SECRET_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+        cmd.env("TESSERA_DATABASE_URL", &db).env(
+            "TESSERA_SECRET_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        );
         cmd
     };
     let a = Served::start(node(), tessera_testkit::free_port());

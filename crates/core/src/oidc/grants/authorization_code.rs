@@ -1,8 +1,8 @@
 //! `authorization_code` (RFC 6749 §4.1.3 with PKCE): a code works once, for the client and
 //! redirect URI it was issued to; a replayed code revokes everything it issued.
 
-use crate::oidc::{OAuthError, OidcError, tokens};
 use crate::App;
+use crate::oidc::{OAuthError, OidcError, tokens};
 use tessera_domain::audit::{Actor, AuditEvent, Outcome};
 use tessera_domain::oauth::grant::CodeRedemption;
 use tessera_domain::oauth::scope::Scopes;
@@ -12,8 +12,15 @@ use tessera_proto::oauth::TokenResponse;
 
 use crate::oidc::token::TokenParams;
 
-pub async fn exchange(app: &App, client: &OAuthClient, p: &TokenParams) -> Result<TokenResponse, OidcError> {
-    let code = p.code.as_deref().ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+pub async fn exchange(
+    app: &App,
+    client: &OAuthClient,
+    p: &TokenParams,
+) -> Result<TokenResponse, OidcError> {
+    let code = p
+        .code
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let verifier = p
         .code_verifier
         .as_deref()
@@ -29,14 +36,24 @@ pub async fn exchange(app: &App, client: &OAuthClient, p: &TokenParams) -> Resul
             }
             app.audit(
                 tx.as_mut(),
-                AuditEvent::new(now, &Actor::Anonymous, "oauth.code_replayed", Outcome::Failure)
-                    .target(format!("app:{}", client.id)),
+                AuditEvent::new(
+                    now,
+                    &Actor::Anonymous,
+                    "oauth.code_replayed",
+                    Outcome::Failure,
+                )
+                .target(format!("app:{}", client.id)),
             )
             .await?;
             tx.commit().await?;
-            return Err(OAuthError::invalid_grant("the code was already used; the tokens it issued are revoked").into());
+            return Err(OAuthError::invalid_grant(
+                "the code was already used; the tokens it issued are revoked",
+            )
+            .into());
         }
-        CodeRedemption::Unknown => return Err(OAuthError::invalid_grant("the code is invalid or expired").into()),
+        CodeRedemption::Unknown => {
+            return Err(OAuthError::invalid_grant("the code is invalid or expired").into());
+        }
     };
     // From here the code is spent (the transaction commits even when a check fails), so a
     // wrong verifier cannot be retried against the same code.
@@ -59,21 +76,39 @@ pub async fn exchange(app: &App, client: &OAuthClient, p: &TokenParams) -> Resul
         .filter(|u| u.state.may_sign_in())
         .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
     let scope = Scopes::parse(&redeemed.scope).unwrap_or_default();
-    let (response, refresh, jti) =
-        tokens::for_user(app, client, &user, &scope, &redeemed.auth, redeemed.nonce.as_deref(), None).await?;
+    let (response, refresh, jti) = tokens::for_user(
+        app,
+        client,
+        &user,
+        &scope,
+        &redeemed.auth,
+        redeemed.nonce.as_deref(),
+        None,
+    )
+    .await?;
     let family = refresh.as_ref().map(|r| r.family_id);
     if let Some(r) = &refresh {
         tx.insert_refresh_token(r).await?;
         tx.link_code_to_family(&hash, r.family_id).await?;
     }
     if let Some(jti) = jti {
-        tx.record_access_token(&jti, family, now + time::Duration::seconds(client.access_token_ttl_secs)).await?;
+        tx.record_access_token(
+            &jti,
+            family,
+            now + time::Duration::seconds(client.access_token_ttl_secs),
+        )
+        .await?;
     }
     app.audit(
         tx.as_mut(),
-        AuditEvent::new(now, &Actor::User(user.id), "oauth.token_issued", Outcome::Success)
-            .target(format!("app:{}", client.id))
-            .detail(serde_json::json!({ "grant": "authorization_code", "scope": scope.to_string() })),
+        AuditEvent::new(
+            now,
+            &Actor::User(user.id),
+            "oauth.token_issued",
+            Outcome::Success,
+        )
+        .target(format!("app:{}", client.id))
+        .detail(serde_json::json!({ "grant": "authorization_code", "scope": scope.to_string() })),
     )
     .await?;
     tx.commit().await?;

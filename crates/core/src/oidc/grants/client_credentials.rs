@@ -2,14 +2,18 @@
 //! registration allows and an RFC 8707 `resource` as the audience. Nothing is written:
 //! this is the hot path, and such tokens are revoked by `jti`.
 
+use crate::App;
 use crate::oidc::token::TokenParams;
 use crate::oidc::{ErrorCode, OAuthError, OidcError, tokens};
-use crate::App;
 use tessera_domain::oauth::OAuthClient;
 use tessera_domain::oauth::scope::Scopes;
 use tessera_proto::oauth::TokenResponse;
 
-pub async fn exchange(app: &App, client: &OAuthClient, p: &TokenParams) -> Result<TokenResponse, OidcError> {
+pub async fn exchange(
+    app: &App,
+    client: &OAuthClient,
+    p: &TokenParams,
+) -> Result<TokenResponse, OidcError> {
     let allowed: Vec<&str> = client.allowed_scopes.iter().map(String::as_str).collect();
     let scope = match p.scope.as_deref() {
         Some(s) => Scopes::parse(s).map_err(|m| OAuthError::new(ErrorCode::InvalidScope, m))?,
@@ -17,13 +21,21 @@ pub async fn exchange(app: &App, client: &OAuthClient, p: &TokenParams) -> Resul
     };
     let refused = scope.not_in(&allowed);
     if !refused.is_empty() {
-        return Err(OAuthError::new(ErrorCode::InvalidScope, format!("not allowed for this client: {}", refused.join(" "))).into());
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("not allowed for this client: {}", refused.join(" ")),
+        )
+        .into());
     }
     let audience = match p.resource.as_deref() {
         Some(r) => {
             let ok = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none());
             if !ok {
-                return Err(OAuthError::new(ErrorCode::InvalidRequest, "resource must be an absolute URI without a fragment (RFC 8707)").into());
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    "resource must be an absolute URI without a fragment (RFC 8707)",
+                )
+                .into());
             }
             r.to_owned()
         }

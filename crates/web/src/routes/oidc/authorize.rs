@@ -6,22 +6,27 @@ use crate::WebState;
 use crate::error::{WebError, error_page, urlencode};
 use crate::extract::Session;
 use crate::routes::page;
+use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use minijinja::context;
 use tessera_core::oidc::authorize::{
-    AuthorizeParams, Refusal, Reply, ResponseMode, SessionCheck, check_session, issue_code, login_required, validate,
+    AuthorizeParams, Refusal, Reply, ResponseMode, SessionCheck, check_session, issue_code,
+    login_required, validate,
 };
 
 pub fn router() -> Router<WebState> {
     Router::new().route("/authorize", get(by_query).post(by_form))
 }
 
-async fn by_query(State(state): State<WebState>, who: Option<Session>, Query(p): Query<AuthorizeParams>) -> Result<Response, WebError> {
+async fn by_query(
+    State(state): State<WebState>,
+    who: Option<Session>,
+    Query(p): Query<AuthorizeParams>,
+) -> Result<Response, WebError> {
     authorize(state, who, p).await
 }
 
@@ -37,10 +42,18 @@ async fn by_form(
 }
 
 fn invalid_page(message: &str) -> Response {
-    error_page(StatusCode::BAD_REQUEST, "This sign-in request is not valid", format!("{message} Go back to the application and try again, or contact its owner."))
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in request is not valid",
+        format!("{message} Go back to the application and try again, or contact its owner."),
+    )
 }
 
-async fn authorize(state: WebState, who: Option<Session>, p: AuthorizeParams) -> Result<Response, WebError> {
+async fn authorize(
+    state: WebState,
+    who: Option<Session>,
+    p: AuthorizeParams,
+) -> Result<Response, WebError> {
     let app = &state.app;
     let v = match validate(app, &p).await {
         Ok(v) => v,
@@ -52,14 +65,25 @@ async fn authorize(state: WebState, who: Option<Session>, p: AuthorizeParams) ->
     match check_session(app, &v, who.as_ref()) {
         SessionCheck::Proceed => match &who {
             Some(w) => send(&state, issue_code(app, &v, w).await?),
-            None => Err(WebError::SignInRequired { next: String::new() }),
+            None => Err(WebError::SignInRequired {
+                next: String::new(),
+            }),
         },
         SessionCheck::LoginRequired => send(&state, login_required(app, &v)),
         SessionCheck::SignIn => {
             // Come back to this request after signing in, without the demand to sign in
             // again (which would loop); the fresh session then satisfies max_age.
             let mut again = p.clone();
-            again.prompt = p.prompt.as_deref().map(|s| s.split(' ').filter(|x| *x != "login").collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty());
+            again.prompt = p
+                .prompt
+                .as_deref()
+                .map(|s| {
+                    s.split(' ')
+                        .filter(|x| *x != "login")
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|s| !s.is_empty());
             let next = format!("/authorize?{}", encode(&again));
             let mut target = format!("/signin?next={}", urlencode(&next));
             if who.is_some() {
@@ -112,7 +136,11 @@ fn send(state: &WebState, reply: Reply) -> Result<Response, WebError> {
             Ok(r)
         }
         ResponseMode::FormPost => {
-            let fields: Vec<_> = reply.params.iter().map(|(k, v)| context! { name => k, value => v }).collect();
+            let fields: Vec<_> = reply
+                .params
+                .iter()
+                .map(|(k, v)| context! { name => k, value => v })
+                .collect();
             page(
                 state,
                 StatusCode::OK,

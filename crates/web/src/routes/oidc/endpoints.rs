@@ -3,12 +3,12 @@
 use super::no_store;
 use crate::WebState;
 use crate::error::WebError;
+use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
@@ -29,7 +29,10 @@ pub fn router() -> Router<WebState> {
 
 async fn metadata(State(state): State<WebState>) -> Response {
     (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"))],
+        [(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        )],
         Json(discovery::metadata(&state.app)),
     )
         .into_response()
@@ -39,9 +42,15 @@ async fn jwks(State(state): State<WebState>) -> Result<Response, WebError> {
     let set = keys::current(&state.app).await?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jwk-set+json"),
+            ),
             // Short: a rotation must reach clients well before the old key leaves.
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=60"),
+            ),
         ],
         set.jwks.as_ref().clone(),
     )
@@ -49,20 +58,31 @@ async fn jwks(State(state): State<WebState>) -> Result<Response, WebError> {
 }
 
 /// Reads client authentication from the Basic header or the form (RFC 6749 §2.3.1).
-fn client_auth(headers: &HeaderMap, form_id: Option<&str>, form_secret: Option<&str>) -> Result<ClientAuth, OAuthError> {
+fn client_auth(
+    headers: &HeaderMap,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+) -> Result<ClientAuth, OAuthError> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")));
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
     match (basic, form_secret) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request("use one client authentication method, not two")),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "use one client authentication method, not two",
+        )),
         (Some(b64), None) => {
             let decoded = STANDARD
                 .decode(b64.trim())
                 .ok()
                 .and_then(|d| String::from_utf8(d).ok())
                 .ok_or_else(OAuthError::invalid_client)?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(OAuthError::invalid_client)?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(OAuthError::invalid_client)?;
             // The id and secret are form-urlencoded before Basic encoding.
             let unescape = |s: &str| {
                 url::form_urlencoded::parse(format!("x={s}").as_bytes())
@@ -72,16 +92,26 @@ fn client_auth(headers: &HeaderMap, form_id: Option<&str>, form_secret: Option<&
             };
             let client_id = unescape(id);
             if form_id.is_some_and(|f| f != client_id) {
-                return Err(OAuthError::invalid_request("client_id in the form differs from the Basic credentials"));
+                return Err(OAuthError::invalid_request(
+                    "client_id in the form differs from the Basic credentials",
+                ));
             }
-            Ok(ClientAuth::Basic { client_id, secret: unescape(secret) })
+            Ok(ClientAuth::Basic {
+                client_id,
+                secret: unescape(secret),
+            })
         }
         (None, Some(secret)) => match form_id {
-            Some(id) => Ok(ClientAuth::Post { client_id: id.to_owned(), secret: secret.to_owned() }),
+            Some(id) => Ok(ClientAuth::Post {
+                client_id: id.to_owned(),
+                secret: secret.to_owned(),
+            }),
             None => Err(OAuthError::invalid_client()),
         },
         (None, None) => Ok(match form_id {
-            Some(id) => ClientAuth::None { client_id: id.to_owned() },
+            Some(id) => ClientAuth::None {
+                client_id: id.to_owned(),
+            },
             None => ClientAuth::Missing,
         }),
     }
@@ -102,7 +132,8 @@ async fn token(
     form: Result<Form<TokenParams>, FormRejection>,
 ) -> Result<Response, WebError> {
     let p = form_or_error(form)?;
-    let auth = client_auth(&headers, p.client_id.as_deref(), p.client_secret.as_deref()).map_err(WebError::OAuth)?;
+    let auth = client_auth(&headers, p.client_id.as_deref(), p.client_secret.as_deref())
+        .map_err(WebError::OAuth)?;
     let response = exchange(&state.app, &auth, &p).await?;
     Ok((StatusCode::OK, no_store(), Json(response)).into_response())
 }
@@ -111,11 +142,17 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
 }
 
-async fn userinfo_get(State(state): State<WebState>, headers: HeaderMap) -> Result<Response, WebError> {
+async fn userinfo_get(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let claims = userinfo::userinfo(&state.app, bearer(&headers)).await?;
     Ok((no_store(), Json(claims)).into_response())
 }
@@ -150,7 +187,8 @@ async fn introspect_token(
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     let f = form_or_error(form)?;
-    let auth = client_auth(&headers, f.client_id.as_deref(), f.client_secret.as_deref()).map_err(WebError::OAuth)?;
+    let auth = client_auth(&headers, f.client_id.as_deref(), f.client_secret.as_deref())
+        .map_err(WebError::OAuth)?;
     let answer = introspect::introspect(&state.app, &auth, f.token.as_deref()).await?;
     Ok((no_store(), Json(answer)).into_response())
 }
@@ -161,7 +199,8 @@ async fn revoke_token(
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     let f = form_or_error(form)?;
-    let auth = client_auth(&headers, f.client_id.as_deref(), f.client_secret.as_deref()).map_err(WebError::OAuth)?;
+    let auth = client_auth(&headers, f.client_id.as_deref(), f.client_secret.as_deref())
+        .map_err(WebError::OAuth)?;
     revoke::revoke(&state.app, &auth, f.token.as_deref()).await?;
     Ok((StatusCode::OK, no_store()).into_response())
 }
