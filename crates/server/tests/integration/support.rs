@@ -193,9 +193,12 @@ impl Served {
     // The child is owned by the returned value, whose Drop kills and waits for it.
     #[allow(clippy::zombie_processes)]
     pub fn start(mut cmd: Command, port: u16) -> Self {
+        // Nodes of one deployment share an issuer; a caller may set it.
+        if !cmd.get_envs().any(|(k, _)| k == "TESSERA_ISSUER") {
+            cmd.env("TESSERA_ISSUER", format!("http://localhost:{port}"));
+        }
         cmd.arg("serve")
             .env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
-            .env("TESSERA_ISSUER", format!("http://localhost:{port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

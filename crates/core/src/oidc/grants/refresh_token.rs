@@ -48,7 +48,9 @@ pub async fn exchange(
             .into());
         }
         RefreshUse::Unknown => {
-            return Err(OAuthError::invalid_grant("the refresh token is invalid or expired").into());
+            return Err(
+                OAuthError::invalid_grant("the refresh token is invalid or expired").into(),
+            );
         }
     };
     if old.client != client.id {
