@@ -10,6 +10,8 @@ use time::{Duration, OffsetDateTime};
 pub enum Channel {
     Email,
     Sms,
+    /// A back-channel logout notice to an app: recipient is its URI, body the claims.
+    BackchannelLogout,
 }
 
 impl Channel {
@@ -17,6 +19,7 @@ impl Channel {
         match self {
             Self::Email => "email",
             Self::Sms => "sms",
+            Self::BackchannelLogout => "backchannel_logout",
         }
     }
 
@@ -24,6 +27,7 @@ impl Channel {
         match s {
             "email" => Some(Self::Email),
             "sms" => Some(Self::Sms),
+            "backchannel_logout" => Some(Self::BackchannelLogout),
             _ => None,
         }
     }

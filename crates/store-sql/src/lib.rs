@@ -274,6 +274,9 @@ pub struct ClientRow {
     pub access_token_ttl: i64,
     pub refresh_idle_ttl: i64,
     pub refresh_absolute_ttl: i64,
+    pub require_par: bool,
+    pub post_logout_redirect_uris: String,
+    pub backchannel_logout_uri: Option<String>,
     pub created_at: i64,
 }
 
@@ -299,6 +302,9 @@ impl TryFrom<ClientRow> for OAuthClient {
             access_token_ttl_secs: r.access_token_ttl,
             refresh_idle_ttl_secs: r.refresh_idle_ttl,
             refresh_absolute_ttl_secs: r.refresh_absolute_ttl,
+            require_par: r.require_par,
+            post_logout_redirect_uris: split(&r.post_logout_redirect_uris),
+            backchannel_logout_uri: r.backchannel_logout_uri,
             created_at: from_unix(r.created_at),
         })
     }
@@ -411,7 +417,7 @@ impl TryFrom<RefreshRow> for RefreshToken {
 #[macro_export]
 macro_rules! client_columns {
     () => {
-        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at"
+        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, require_par, post_logout_redirect_uris, backchannel_logout_uri, created_at"
     };
 }
 #[macro_export]
@@ -430,5 +436,83 @@ macro_rules! refresh_columns {
 macro_rules! key_columns {
     () => {
         "kid, alg, sealed_private, public_jwk, created_at, retired_at, expires_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PushedRow {
+    pub request_hash: Vec<u8>,
+    pub client: Uuid,
+    pub params: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+impl TryFrom<PushedRow> for (tessera_domain::oauth::PushedRequest, bool) {
+    type Error = StoreError;
+    fn try_from(r: PushedRow) -> Result<Self, StoreError> {
+        Ok((
+            tessera_domain::oauth::PushedRequest {
+                request_hash: SecretHash(hash32("pushed_requests.request_hash", &r.request_hash)?),
+                client: AppId::from_uuid(r.client),
+                params: r.params,
+                created_at: from_unix(r.created_at),
+                expires_at: from_unix(r.expires_at),
+            },
+            r.used_at.is_some(),
+        ))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct DeviceRow {
+    pub device_code_hash: Vec<u8>,
+    pub user_code: String,
+    pub client: Uuid,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub interval_secs: i64,
+    pub status: String,
+    pub user_id: Option<Uuid>,
+    pub auth_time: Option<i64>,
+    pub amr: Option<String>,
+    pub acr: Option<String>,
+    pub sid: Option<String>,
+}
+
+impl TryFrom<DeviceRow> for tessera_domain::oauth::DeviceGrant {
+    type Error = StoreError;
+    fn try_from(r: DeviceRow) -> Result<Self, StoreError> {
+        let auth = match (r.user_id, r.auth_time, r.amr, r.acr, r.sid) {
+            (Some(u), Some(t), Some(amr), Some(acr), Some(sid)) => Some(Authentication {
+                user_id: UserId::from_uuid(u),
+                auth_time: from_unix(t),
+                amr: split(&amr),
+                acr,
+                sid,
+            }),
+            _ => None,
+        };
+        Ok(tessera_domain::oauth::DeviceGrant {
+            device_code_hash: SecretHash(hash32("device_grants.device_code_hash", &r.device_code_hash)?),
+            user_code: r.user_code,
+            client: AppId::from_uuid(r.client),
+            scope: r.scope,
+            created_at: from_unix(r.created_at),
+            expires_at: from_unix(r.expires_at),
+            interval_secs: r.interval_secs,
+            status: tessera_domain::oauth::DeviceStatus::parse(&r.status)
+                .ok_or_else(|| corrupt("device_grants.status", &r.status))?,
+            auth,
+        })
+    }
+}
+
+#[macro_export]
+macro_rules! device_columns {
+    () => {
+        "device_code_hash, user_code, client, scope, created_at, expires_at, interval_secs, status, user_id, auth_time, amr, acr, sid"
     };
 }

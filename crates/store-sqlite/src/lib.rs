@@ -2,6 +2,7 @@
 //! read-only readers, so writes never fail on lock upgrades and reads never block them.
 
 mod stores;
+mod stores_flows;
 mod stores_oauth;
 
 use async_trait::async_trait;

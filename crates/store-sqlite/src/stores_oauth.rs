@@ -23,7 +23,7 @@ impl ClientStore for SqliteTx {
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(c.id.as_uuid())
         .bind(c.tenant_id.as_uuid())
@@ -37,6 +37,9 @@ impl ClientStore for SqliteTx {
         .bind(c.access_token_ttl_secs)
         .bind(c.refresh_idle_ttl_secs)
         .bind(c.refresh_absolute_ttl_secs)
+        .bind(c.require_par)
+        .bind(join(&c.post_logout_redirect_uris))
+        .bind(c.backchannel_logout_uri.clone())
         .bind(to_unix(c.created_at))
         .execute(self.handle.conn())
         .await

@@ -50,6 +50,23 @@ macro_rules! conformance_tests {
             refresh_tokens_rotate_and_reuse_revokes,
             refresh_token_is_single_use_under_concurrency
         );
+        $crate::conformance_tests!(@flows $factory;
+            pushed_requests_work_once,
+            device_grants_are_decided_once_and_redeemed_once,
+            approved_device_grant_is_redeemed_once_under_concurrency,
+            sessions_remember_their_apps_and_end_once
+        );
+    };
+    (@flows $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let test_db = $factory().await;
+                $crate::conformance_flows::$name(test_db.db.clone()).await;
+                test_db.db.close().await;
+                drop(test_db);
+            }
+        )*
     };
     (@oauth $factory:path; $($name:ident),* $(,)?) => {
         $(

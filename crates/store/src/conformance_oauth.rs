@@ -40,12 +40,15 @@ fn client(n: u32, tenant: TenantId) -> OAuthClient {
         access_token_ttl_secs: 300,
         refresh_idle_ttl_secs: 86_400,
         refresh_absolute_ttl_secs: 2_592_000,
+        require_par: n == 1,
+        post_logout_redirect_uris: vec!["https://app.example.gov.sg/bye".into()],
+        backchannel_logout_uri: Some("https://app.example.gov.sg/bcl".into()),
         created_at: t(n.into()),
     }
 }
 
 /// A tenant, a user and a client, committed.
-async fn world(db: &Arc<dyn Database>) -> (User, OAuthClient) {
+pub async fn world(db: &Arc<dyn Database>) -> (User, OAuthClient) {
     let tenant = Tenant {
         id: TenantId::new_at(t(0), &SeededRandom::new(9)),
         slug: "docs".into(),
@@ -62,7 +65,7 @@ async fn world(db: &Arc<dyn Database>) -> (User, OAuthClient) {
     (user, c)
 }
 
-fn auth(user: &User) -> Authentication {
+pub fn auth(user: &User) -> Authentication {
     Authentication {
         user_id: user.id,
         auth_time: t(0),
@@ -86,7 +89,7 @@ fn code(user: &User, c: &OAuthClient, secret: &str) -> AuthorizationCode {
     }
 }
 
-fn refresh(user: &User, c: &OAuthClient, secret: &str, family: Uuid) -> RefreshToken {
+pub fn refresh(user: &User, c: &OAuthClient, secret: &str, family: Uuid) -> RefreshToken {
     RefreshToken {
         token_hash: SecretHash::of(secret),
         family_id: family,

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use tessera_domain::audit::{AuditEvent, AuditRecord};
-use tessera_domain::oauth::grant::{CodeRedemption, RefreshUse};
+use tessera_domain::oauth::grant::{CodeRedemption, DeviceGrant, DevicePoll, PushedRequest, RefreshUse};
+use tessera_domain::oauth::grant::Authentication;
 use tessera_domain::oauth::{
     AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord,
 };
@@ -18,6 +19,8 @@ use uuid::Uuid;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod conformance_flows;
 #[cfg(feature = "conformance")]
 pub mod conformance_oauth;
 
@@ -100,6 +103,9 @@ pub trait Tx:
     + ClientStore
     + SigningKeyStore
     + GrantStore
+    + PushedRequestStore
+    + DeviceGrantStore
+    + SessionClientStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -326,4 +332,48 @@ pub trait GrantStore: Send {
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
     async fn access_token_revoked(&mut self, jti: &str) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait PushedRequestStore: Send {
+    async fn insert_pushed_request(&mut self, request: &PushedRequest) -> Result<(), StoreError>;
+    /// The pushed request and whether it has been used.
+    async fn pushed_request(&mut self, hash: &SecretHash) -> Result<Option<(PushedRequest, bool)>, StoreError>;
+    /// Marks it used if unused and unexpired; true for exactly one caller.
+    async fn consume_pushed_request(&mut self, hash: &SecretHash, now: OffsetDateTime) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait DeviceGrantStore: Send {
+    /// Fails with `Duplicate { field: "user_code" }` on a (rare) user-code collision.
+    async fn insert_device_grant(&mut self, grant: &DeviceGrant) -> Result<(), StoreError>;
+    /// A pending, unexpired grant by the code the user typed.
+    async fn pending_device_grant(&mut self, user_code: &str, now: OffsetDateTime) -> Result<Option<DeviceGrant>, StoreError>;
+    /// Approves (with the user's authentication) or denies a pending grant; true if it was
+    /// still pending.
+    async fn decide_device_grant(
+        &mut self,
+        user_code: &str,
+        approval: Option<&Authentication>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// The device's poll: an approved grant is spent by exactly one poll.
+    async fn poll_device_grant(&mut self, device_code: &SecretHash, now: OffsetDateTime) -> Result<DevicePoll, StoreError>;
+}
+
+#[async_trait]
+pub trait SessionClientStore: Send {
+    /// Remembers that the session `sid` signed the user in to `client`.
+    async fn record_session_client(
+        &mut self,
+        sid: &str,
+        client: AppId,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The apps `sid` reached, forgetting them (a session ends once).
+    async fn take_session_clients(&mut self, sid: &str) -> Result<Vec<AppId>, StoreError>;
+    async fn client_by_id(&mut self, id: AppId) -> Result<Option<OAuthClient>, StoreError>;
+    /// Revokes the session's refresh tokens that were not issued for offline access.
+    async fn revoke_online_refresh_for_sid(&mut self, sid: &str, now: OffsetDateTime) -> Result<u64, StoreError>;
 }

@@ -39,13 +39,16 @@ pub enum GrantType {
     RefreshToken,
     #[serde(rename = "client_credentials")]
     ClientCredentials,
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
+        Self::DeviceCode,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,16 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+        }
+    }
+
+    /// Accepts the short name `device_code` too (CLI and portal forms).
+    pub fn parse_lenient(s: &str) -> Option<Self> {
+        if s == "device_code" {
+            Some(Self::DeviceCode)
+        } else {
+            Self::parse(s)
         }
     }
 
@@ -77,6 +90,12 @@ pub struct OAuthClient {
     pub access_token_ttl_secs: i64,
     pub refresh_idle_ttl_secs: i64,
     pub refresh_absolute_ttl_secs: i64,
+    /// Authorization requests must come through PAR (RFC 9126).
+    pub require_par: bool,
+    /// Where RP-initiated logout may return to.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where to POST back-channel logout tokens (OIDC Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

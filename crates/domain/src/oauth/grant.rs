@@ -70,3 +70,70 @@ pub enum RefreshUse {
     },
     Unknown,
 }
+
+/// A pushed authorization request (RFC 9126): the parameters, kept server-side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushedRequest {
+    pub request_hash: SecretHash,
+    pub client: AppId,
+    /// The authorization request's parameters as JSON.
+    pub params: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Long enough to survive a sign-in in between (RFC 9126 suggests short lifetimes).
+pub const PUSHED_REQUEST_LIFETIME: Duration = Duration::seconds(300);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceStatus {
+    Pending,
+    Approved,
+    Denied,
+    Redeemed,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Redeemed => "redeemed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Approved, Self::Denied, Self::Redeemed].into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// A device authorization (RFC 8628): the device polls with the device code while the
+/// user enters the user code in a browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceGrant {
+    pub device_code_hash: SecretHash,
+    pub user_code: String,
+    pub client: AppId,
+    pub scope: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub interval_secs: i64,
+    pub status: DeviceStatus,
+    pub auth: Option<Authentication>,
+}
+
+pub const DEVICE_CODE_LIFETIME: Duration = Duration::minutes(10);
+pub const DEVICE_POLL_INTERVAL_SECS: i64 = 5;
+
+/// What a device learns when it polls.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum DevicePoll {
+    /// Approved, and now spent: issue tokens.
+    Approved(DeviceGrant),
+    Pending { too_fast: bool },
+    Denied,
+    Expired,
+    Unknown,
+}
