@@ -112,11 +112,14 @@ pub async fn sign_out(
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
     tx.delete_session(&who.session.token_hash).await?;
+    let sid = crate::oidc::authorize::session_id(who);
+    let notified = crate::oidc::logout::notify_apps(app, tx.as_mut(), &sid, who.user.id).await?;
     app.audit(
         tx.as_mut(),
         AuditEvent::new(now, &Actor::User(who.user.id), "signout", Outcome::Success)
             .target(format!("user:{}", who.user.id))
-            .source_ip(source_ip),
+            .source_ip(source_ip)
+            .detail(serde_json::json!({ "apps_notified": notified })),
     )
     .await?;
     tx.commit().await?;

@@ -204,6 +204,9 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             grants,
             scopes,
             id_token_alg,
+            require_par,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
         }) => {
             let new = NewApp {
                 tenant,
@@ -213,6 +216,9 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
                 grant_types: grants,
                 scopes,
                 id_token_alg,
+                require_par,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
             };
             let created = clients::create_app(app, &cap, new).await.map_err(explain)?;
             let c = &created.client;

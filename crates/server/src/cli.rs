@@ -130,6 +130,15 @@ pub enum AppCommand {
         /// ID token algorithm: RS256 (default) or ES256.
         #[arg(long)]
         id_token_alg: Option<String>,
+        /// Authorization requests must be pushed first (PAR, RFC 9126).
+        #[arg(long)]
+        require_par: bool,
+        /// Where RP-initiated logout may return to; repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where to POST back-channel logout tokens.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
     },
     /// List apps.
     List,

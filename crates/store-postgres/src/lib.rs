@@ -2,6 +2,7 @@
 //! transactions and a pool of read-only connections for lookups outside a transaction.
 
 mod stores;
+mod stores_flows;
 mod stores_oauth;
 
 use async_trait::async_trait;

@@ -414,7 +414,7 @@ impl OutboxStore for PostgresTx {
             "UPDATE outbox SET attempts = attempts + 1, claimed_until = $1 WHERE id IN (",
             "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 ",
             "AND (claimed_until IS NULL OR claimed_until <= $2) ",
-            "AND ((channel = 'email' AND $3) OR (channel = 'sms' AND $4)) ",
+            "AND ((channel = 'email' AND $3) OR (channel = 'sms' AND $4) OR (channel = 'backchannel_logout' AND $6)) ",
             "ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING ",
             outbox_columns!()
         ))
@@ -423,6 +423,7 @@ impl OutboxStore for PostgresTx {
         .bind(channels.contains(&Channel::Email))
         .bind(channels.contains(&Channel::Sms))
         .bind(i64::from(limit))
+        .bind(channels.contains(&Channel::BackchannelLogout))
         .fetch_all(self.handle.conn())
         .await
         .map_err(db_err)?;

@@ -23,7 +23,7 @@ impl ClientStore for PostgresTx {
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(c.id.as_uuid())
         .bind(c.tenant_id.as_uuid())
@@ -37,6 +37,9 @@ impl ClientStore for PostgresTx {
         .bind(c.access_token_ttl_secs)
         .bind(c.refresh_idle_ttl_secs)
         .bind(c.refresh_absolute_ttl_secs)
+        .bind(c.require_par)
+        .bind(join(&c.post_logout_redirect_uris))
+        .bind(c.backchannel_logout_uri.clone())
         .bind(to_unix(c.created_at))
         .execute(self.handle.conn())
         .await

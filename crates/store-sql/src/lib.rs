@@ -496,7 +496,10 @@ impl TryFrom<DeviceRow> for tessera_domain::oauth::DeviceGrant {
             _ => None,
         };
         Ok(tessera_domain::oauth::DeviceGrant {
-            device_code_hash: SecretHash(hash32("device_grants.device_code_hash", &r.device_code_hash)?),
+            device_code_hash: SecretHash(hash32(
+                "device_grants.device_code_hash",
+                &r.device_code_hash,
+            )?),
             user_code: r.user_code,
             client: AppId::from_uuid(r.client),
             scope: r.scope,

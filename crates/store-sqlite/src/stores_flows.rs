@@ -8,7 +8,9 @@ use tessera_domain::oauth::{DeviceGrant, DeviceStatus, OAuthClient, PushedReques
 use tessera_domain::secret::SecretHash;
 use tessera_domain::{AppId, UserId};
 use tessera_store::{DeviceGrantStore, PushedRequestStore, SessionClientStore, StoreError};
-use tessera_store_sql::{ClientRow, DeviceRow, PushedRow, client_columns, db_err, device_columns, join, map_err};
+use tessera_store_sql::{
+    ClientRow, DeviceRow, PushedRow, client_columns, db_err, device_columns, join, map_err,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -27,7 +29,10 @@ impl PushedRequestStore for SqliteTx {
         Ok(())
     }
 
-    async fn pushed_request(&mut self, hash: &SecretHash) -> Result<Option<(PushedRequest, bool)>, StoreError> {
+    async fn pushed_request(
+        &mut self,
+        hash: &SecretHash,
+    ) -> Result<Option<(PushedRequest, bool)>, StoreError> {
         sqlx::query_as::<_, PushedRow>(
             "SELECT request_hash, client, params, created_at, expires_at, used_at FROM pushed_requests WHERE request_hash = ?",
         )
@@ -39,7 +44,11 @@ impl PushedRequestStore for SqliteTx {
         .transpose()
     }
 
-    async fn consume_pushed_request(&mut self, hash: &SecretHash, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn consume_pushed_request(
+        &mut self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE pushed_requests SET used_at = ?1 WHERE request_hash = ?2 AND used_at IS NULL AND expires_at > ?1",
         )
@@ -74,7 +83,11 @@ impl DeviceGrantStore for SqliteTx {
         Ok(())
     }
 
-    async fn pending_device_grant(&mut self, user_code: &str, now: OffsetDateTime) -> Result<Option<DeviceGrant>, StoreError> {
+    async fn pending_device_grant(
+        &mut self,
+        user_code: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<DeviceGrant>, StoreError> {
         sqlx::query_as::<_, DeviceRow>(concat!(
             "SELECT ",
             device_columns!(),
@@ -95,7 +108,11 @@ impl DeviceGrantStore for SqliteTx {
         approval: Option<&Authentication>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let status = if approval.is_some() { DeviceStatus::Approved } else { DeviceStatus::Denied };
+        let status = if approval.is_some() {
+            DeviceStatus::Approved
+        } else {
+            DeviceStatus::Denied
+        };
         let done = sqlx::query(
             "UPDATE device_grants SET status = ?, user_id = ?, auth_time = ?, amr = ?, acr = ?, sid = ? \
              WHERE user_code = ? AND status = 'pending' AND expires_at > ?",
@@ -114,7 +131,11 @@ impl DeviceGrantStore for SqliteTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn poll_device_grant(&mut self, device_code: &SecretHash, now: OffsetDateTime) -> Result<DevicePoll, StoreError> {
+    async fn poll_device_grant(
+        &mut self,
+        device_code: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<DevicePoll, StoreError> {
         let approved = sqlx::query_as::<_, DeviceRow>(concat!(
             "UPDATE device_grants SET status = 'redeemed' WHERE device_code_hash = ? AND status = 'approved' AND expires_at > ? RETURNING ",
             device_columns!()
@@ -143,13 +164,17 @@ impl DeviceGrantStore for SqliteTx {
         match status.as_str() {
             "denied" => Ok(DevicePoll::Denied),
             "pending" => {
-                sqlx::query("UPDATE device_grants SET last_polled_at = ? WHERE device_code_hash = ?")
-                    .bind(to_unix(now))
-                    .bind(device_code.as_bytes().to_vec())
-                    .execute(self.handle.conn())
-                    .await
-                    .map_err(db_err)?;
-                Ok(DevicePoll::Pending { too_fast: last.is_some_and(|l| to_unix(now) - l < interval) })
+                sqlx::query(
+                    "UPDATE device_grants SET last_polled_at = ? WHERE device_code_hash = ?",
+                )
+                .bind(to_unix(now))
+                .bind(device_code.as_bytes().to_vec())
+                .execute(self.handle.conn())
+                .await
+                .map_err(db_err)?;
+                Ok(DevicePoll::Pending {
+                    too_fast: last.is_some_and(|l| to_unix(now) - l < interval),
+                })
             }
             // Redeemed (or approved but expired): spent.
             _ => Ok(DevicePoll::Expired),
@@ -159,7 +184,13 @@ impl DeviceGrantStore for SqliteTx {
 
 #[async_trait]
 impl SessionClientStore for SqliteTx {
-    async fn record_session_client(&mut self, sid: &str, client: AppId, user: UserId, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn record_session_client(
+        &mut self,
+        sid: &str,
+        client: AppId,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO session_clients (sid, client, user_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sid, client) DO NOTHING")
             .bind(sid.to_owned())
             .bind(client.as_uuid())
@@ -172,25 +203,34 @@ impl SessionClientStore for SqliteTx {
     }
 
     async fn take_session_clients(&mut self, sid: &str) -> Result<Vec<AppId>, StoreError> {
-        let ids: Vec<Uuid> = sqlx::query_scalar("DELETE FROM session_clients WHERE sid = ? RETURNING client")
-            .bind(sid.to_owned())
-            .fetch_all(self.handle.conn())
-            .await
-            .map_err(db_err)?;
+        let ids: Vec<Uuid> =
+            sqlx::query_scalar("DELETE FROM session_clients WHERE sid = ? RETURNING client")
+                .bind(sid.to_owned())
+                .fetch_all(self.handle.conn())
+                .await
+                .map_err(db_err)?;
         Ok(ids.into_iter().map(AppId::from_uuid).collect())
     }
 
     async fn client_by_id(&mut self, id: AppId) -> Result<Option<OAuthClient>, StoreError> {
-        sqlx::query_as::<_, ClientRow>(concat!("SELECT ", client_columns!(), " FROM oauth_clients WHERE id = ?"))
-            .bind(id.as_uuid())
-            .fetch_optional(self.handle.conn())
-            .await
-            .map_err(db_err)?
-            .map(OAuthClient::try_from)
-            .transpose()
+        sqlx::query_as::<_, ClientRow>(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM oauth_clients WHERE id = ?"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?
+        .map(OAuthClient::try_from)
+        .transpose()
     }
 
-    async fn revoke_online_refresh_for_sid(&mut self, sid: &str, now: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn revoke_online_refresh_for_sid(
+        &mut self,
+        sid: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL \
              AND (' ' || scope || ' ') NOT LIKE '% offline_access %'",

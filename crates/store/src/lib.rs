@@ -3,8 +3,10 @@
 
 use async_trait::async_trait;
 use tessera_domain::audit::{AuditEvent, AuditRecord};
-use tessera_domain::oauth::grant::{CodeRedemption, DeviceGrant, DevicePoll, PushedRequest, RefreshUse};
 use tessera_domain::oauth::grant::Authentication;
+use tessera_domain::oauth::grant::{
+    CodeRedemption, DeviceGrant, DevicePoll, PushedRequest, RefreshUse,
+};
 use tessera_domain::oauth::{
     AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord,
 };
@@ -338,9 +340,16 @@ pub trait GrantStore: Send {
 pub trait PushedRequestStore: Send {
     async fn insert_pushed_request(&mut self, request: &PushedRequest) -> Result<(), StoreError>;
     /// The pushed request and whether it has been used.
-    async fn pushed_request(&mut self, hash: &SecretHash) -> Result<Option<(PushedRequest, bool)>, StoreError>;
+    async fn pushed_request(
+        &mut self,
+        hash: &SecretHash,
+    ) -> Result<Option<(PushedRequest, bool)>, StoreError>;
     /// Marks it used if unused and unexpired; true for exactly one caller.
-    async fn consume_pushed_request(&mut self, hash: &SecretHash, now: OffsetDateTime) -> Result<bool, StoreError>;
+    async fn consume_pushed_request(
+        &mut self,
+        hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -348,7 +357,11 @@ pub trait DeviceGrantStore: Send {
     /// Fails with `Duplicate { field: "user_code" }` on a (rare) user-code collision.
     async fn insert_device_grant(&mut self, grant: &DeviceGrant) -> Result<(), StoreError>;
     /// A pending, unexpired grant by the code the user typed.
-    async fn pending_device_grant(&mut self, user_code: &str, now: OffsetDateTime) -> Result<Option<DeviceGrant>, StoreError>;
+    async fn pending_device_grant(
+        &mut self,
+        user_code: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<DeviceGrant>, StoreError>;
     /// Approves (with the user's authentication) or denies a pending grant; true if it was
     /// still pending.
     async fn decide_device_grant(
@@ -358,7 +371,11 @@ pub trait DeviceGrantStore: Send {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     /// The device's poll: an approved grant is spent by exactly one poll.
-    async fn poll_device_grant(&mut self, device_code: &SecretHash, now: OffsetDateTime) -> Result<DevicePoll, StoreError>;
+    async fn poll_device_grant(
+        &mut self,
+        device_code: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<DevicePoll, StoreError>;
 }
 
 #[async_trait]
@@ -375,5 +392,9 @@ pub trait SessionClientStore: Send {
     async fn take_session_clients(&mut self, sid: &str) -> Result<Vec<AppId>, StoreError>;
     async fn client_by_id(&mut self, id: AppId) -> Result<Option<OAuthClient>, StoreError>;
     /// Revokes the session's refresh tokens that were not issued for offline access.
-    async fn revoke_online_refresh_for_sid(&mut self, sid: &str, now: OffsetDateTime) -> Result<u64, StoreError>;
+    async fn revoke_online_refresh_for_sid(
+        &mut self,
+        sid: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }

@@ -29,6 +29,8 @@ pub fn router(state: WebState) -> Router {
         .merge(routes::setup::router())
         .merge(routes::signin::router())
         .merge(routes::admin::router())
+        .merge(routes::device::router())
+        .merge(routes::logout::router())
         .layer(CsrfLayer::new());
 
     let machine = Router::new()

@@ -31,6 +31,20 @@ const BUILT_IN: &[(&str, &str)] = &[
         "form_post.html",
         include_str!("../templates/form_post.html"),
     ),
+    ("device.html", include_str!("../templates/device.html")),
+    (
+        "device_confirm.html",
+        include_str!("../templates/device_confirm.html"),
+    ),
+    (
+        "device_done.html",
+        include_str!("../templates/device_done.html"),
+    ),
+    ("logout.html", include_str!("../templates/logout.html")),
+    (
+        "logout_done.html",
+        include_str!("../templates/logout_done.html"),
+    ),
 ];
 
 pub struct Templates {
@@ -91,6 +105,8 @@ mod tests {
             delivery_mode => "outbox only", messages => vec![message.clone()], message => message,
             status => 500, title => "Something went wrong", message_text => "x",
             action => "https://app.example.gov.sg/cb", fields => vec![context!{ name => "code", value => "c" }],
+            user_code => "BCDF-GHJK", error => "", app_name => "Docs portal", scope => "openid",
+            signed_in => true, id_token_hint => "", post_logout_redirect_uri => "", state => "", client_id => "",
         };
         for name in Templates::names() {
             if name == "macros.html" {

@@ -11,10 +11,10 @@ use tessera_domain::oauth::scope::Scopes;
 use tessera_domain::oauth::{
     AuthorizationCode, GrantType, OAuthClient, pkce, redirect_uri_matches,
 };
-use tessera_domain::secret::BearerSecret;
+use tessera_domain::secret::{BearerSecret, SecretHash};
 
 /// The request's parameters as received (query string or form body).
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
 pub struct AuthorizeParams {
     pub client_id: Option<String>,
     pub redirect_uri: Option<String>,
@@ -75,6 +75,8 @@ pub struct Validated {
     pub prompt: Vec<String>,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// Set when the parameters came from a pushed request (spent with the code).
+    pub pushed: Option<SecretHash>,
 }
 
 fn reply(
@@ -116,7 +118,56 @@ fn error_reply(
     ))
 }
 
+/// Validates a request at /authorize; a `request_uri` stands for a pushed request.
 pub async fn validate(app: &App, p: &AuthorizeParams) -> Result<Validated, Refusal> {
+    let Some(uri) = p.request_uri.as_deref() else {
+        return validate_params(app, p, None, false).await;
+    };
+    let unknown = || {
+        Refusal::Page(
+            "This sign-in request has expired or is not known. Start again from the application."
+                .into(),
+        )
+    };
+    let client_id = p.client_id.as_deref().ok_or_else(unknown)?;
+    let hash = SecretHash::of(uri);
+    let mut r = app.db.read().await?;
+    let (pushed, used) = r.pushed_request(&hash).await?.ok_or_else(unknown)?;
+    let client = r
+        .client_by_client_id(client_id)
+        .await?
+        .ok_or_else(unknown)?;
+    drop(r);
+    if pushed.client != client.id {
+        return Err(unknown());
+    }
+    let stored: AuthorizeParams = serde_json::from_str(&pushed.params)
+        .map_err(|e| CoreError::Internal(format!("stored pushed request: {e}")))?;
+    if used || pushed.expires_at <= app.clock.now() {
+        // Tell the client at its (validated) redirect URI that the request_uri is spent.
+        let v = validate_params(app, &stored, Some(hash), false).await?;
+        return Err(error_reply(
+            app,
+            &v.redirect_uri,
+            v.mode,
+            v.state.as_deref(),
+            OAuthError::new(
+                ErrorCode::InvalidRequestUri,
+                "the request_uri was already used or has expired",
+            ),
+        ));
+    }
+    validate_params(app, &stored, Some(hash), false).await
+}
+
+/// Validates the parameters themselves. `pushing` is set by the PAR endpoint, which
+/// validates before storing.
+pub async fn validate_params(
+    app: &App,
+    p: &AuthorizeParams,
+    pushed: Option<SecretHash>,
+    pushing: bool,
+) -> Result<Validated, Refusal> {
     let client_id = p
         .client_id
         .as_deref()
@@ -185,9 +236,13 @@ pub async fn validate(app: &App, p: &AuthorizeParams) -> Result<Validated, Refus
         )));
     }
     if p.request_uri.is_some() {
-        return Err(fail(OAuthError::new(
-            ErrorCode::InvalidRequestUri,
-            "request_uri (PAR) is not supported yet",
+        return Err(fail(OAuthError::invalid_request(
+            "a pushed request cannot contain request_uri",
+        )));
+    }
+    if client.require_par && pushed.is_none() && !pushing {
+        return Err(fail(OAuthError::invalid_request(
+            "this client must push its authorization requests (PAR, RFC 9126)",
         )));
     }
     match p.response_type.as_deref() {
@@ -268,6 +323,7 @@ pub async fn validate(app: &App, p: &AuthorizeParams) -> Result<Validated, Refus
         prompt,
         max_age,
         login_hint: p.login_hint.clone(),
+        pushed,
     })
 }
 
@@ -346,7 +402,23 @@ pub async fn issue_code(app: &App, v: &Validated, who: &SignedIn) -> Result<Repl
         expires_at: now + CODE_LIFETIME,
     };
     let mut tx = app.db.begin().await?;
+    if let Some(h) = &v.pushed
+        && !tx.consume_pushed_request(h, now).await?
+    {
+        let e = OAuthError::new(
+            ErrorCode::InvalidRequestUri,
+            "the request_uri was already used or has expired",
+        );
+        return Ok(
+            match error_reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), e) {
+                Refusal::Redirect(r) => r,
+                _ => reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), Vec::new()),
+            },
+        );
+    }
     tx.insert_authorization_code(&code).await?;
+    tx.record_session_client(&code.auth.sid, v.client.id, who.user.id, now)
+        .await?;
     tx.commit().await?;
     Ok(reply(
         app,

@@ -28,6 +28,10 @@ pub struct NewApp {
     pub scopes: Vec<String>,
     /// RS256 (default) or ES256.
     pub id_token_alg: Option<String>,
+    /// Authorization requests must be pushed first (RFC 9126).
+    pub require_par: bool,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
 }
 
 #[derive(Debug)]
@@ -63,7 +67,7 @@ pub async fn create_app(
         new.grant_types.clone()
     };
     for g in &requested {
-        match GrantType::parse(g) {
+        match GrantType::parse_lenient(g) {
             Some(GrantType::ClientCredentials) if kind == ClientKind::Public => {
                 errors.add("grant", "A public client cannot use client_credentials: it has no secret.")
             }
@@ -71,13 +75,33 @@ pub async fn create_app(
             Some(_) => {}
             None => errors.add(
                 "grant",
-                format!("Unknown grant type {g:?}; use authorization_code, refresh_token or client_credentials."),
+                format!(
+                    "Unknown grant type {g:?}; use authorization_code, refresh_token, client_credentials or device_code."
+                ),
             ),
         }
     }
     for uri in &new.redirect_uris {
         if let Err(m) = validate_redirect_uri(uri) {
             errors.add("redirect_uri", m);
+        }
+    }
+    for uri in &new.post_logout_redirect_uris {
+        if let Err(m) = validate_redirect_uri(uri) {
+            errors.add("post_logout_redirect_uri", m);
+        }
+    }
+    if let Some(uri) = &new.backchannel_logout_uri {
+        // OIDC Back-Channel Logout §2.2: an absolute http(s) URI without a fragment.
+        let checked = validate_redirect_uri(uri).and_then(|()| {
+            if uri.starts_with("http") {
+                Ok(())
+            } else {
+                Err(format!("{uri:?} must be an https URL"))
+            }
+        });
+        if let Err(m) = checked {
+            errors.add("backchannel_logout_uri", m);
         }
     }
     if grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
@@ -125,6 +149,9 @@ pub async fn create_app(
         access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL,
         refresh_idle_ttl_secs: DEFAULT_REFRESH_IDLE_TTL,
         refresh_absolute_ttl_secs: DEFAULT_REFRESH_ABSOLUTE_TTL,
+        require_par: new.require_par,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        backchannel_logout_uri: new.backchannel_logout_uri,
         created_at: now,
     };
     tx.insert_client(&client).await?;

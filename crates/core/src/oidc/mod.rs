@@ -4,11 +4,14 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod device;
 pub mod discovery;
 pub mod grants;
 pub mod introspect;
 pub mod jws;
 pub mod keys;
+pub mod logout;
+pub mod par;
 pub mod revoke;
 pub mod token;
 pub mod tokens;

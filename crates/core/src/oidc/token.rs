@@ -20,6 +20,7 @@ pub struct TokenParams {
     pub resource: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    pub device_code: Option<String>,
 }
 
 pub async fn exchange(
@@ -49,5 +50,6 @@ pub async fn exchange(
         GrantType::AuthorizationCode => grants::authorization_code::exchange(app, &client, p).await,
         GrantType::RefreshToken => grants::refresh_token::exchange(app, &client, p).await,
         GrantType::ClientCredentials => grants::client_credentials::exchange(app, &client, p).await,
+        GrantType::DeviceCode => grants::device_code::exchange(app, &client, p).await,
     }
 }

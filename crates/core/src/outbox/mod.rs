@@ -4,5 +4,5 @@
 pub mod transport;
 pub mod worker;
 
-pub use transport::{Deliver, SmsWebhook, SmtpRelay};
+pub use transport::{BackchannelLogoutSender, Deliver, SmsWebhook, SmtpRelay};
 pub use worker::DeliveryWorker;

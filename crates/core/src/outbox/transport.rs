@@ -94,3 +94,75 @@ impl Deliver for SmsWebhook {
         }
     }
 }
+
+/// Back-channel logout: signs a logout token (at delivery, so `iat` is fresh) and POSTs it
+/// as `logout_token` to the app (OIDC Back-Channel Logout 1.0 §2.5).
+pub struct BackchannelLogoutSender {
+    app: crate::App,
+    client: reqwest::Client,
+}
+
+impl BackchannelLogoutSender {
+    pub fn new(app: crate::App) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
+        Ok(Self { app, client })
+    }
+}
+
+#[async_trait]
+impl Deliver for BackchannelLogoutSender {
+    async fn deliver(&self, m: &OutboxMessage) -> Result<(), String> {
+        let notice: serde_json::Value =
+            serde_json::from_str(&m.body).map_err(|e| format!("bad notice: {e}"))?;
+        let field = |k: &str| {
+            notice
+                .get(k)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let alg = tessera_domain::oauth::SigningAlg::parse(&field("alg"))
+            .unwrap_or(tessera_domain::oauth::SigningAlg::RS256);
+        let now = self.app.clock.now();
+        let mut jti = [0u8; 16];
+        self.app.random.fill(&mut jti);
+        use base64::Engine;
+        let claims = serde_json::json!({
+            "iss": self.app.settings.issuer,
+            "aud": field("client_id"),
+            "iat": now.unix_timestamp(),
+            "exp": (now + time::Duration::minutes(2)).unix_timestamp(),
+            "jti": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti),
+            "sub": field("sub"),
+            "sid": field("sid"),
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        let signer = crate::oidc::keys::current(&self.app)
+            .await
+            .map_err(|e| e.to_string())?
+            .signer(alg)
+            .map_err(|e| e.to_string())?;
+        let token = signer
+            .sign("logout+jwt", &claims)
+            .map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .post(&m.recipient)
+            .form(&[("logout_token", token)])
+            .send()
+            .await
+            .map_err(|e| format!("back-channel logout: {e}"))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "back-channel logout endpoint answered {}",
+                response.status()
+            ))
+        }
+    }
+}

@@ -14,6 +14,8 @@ pub struct DeliveryWorker {
     app: App,
     email: Option<Arc<dyn Deliver>>,
     sms: Option<Arc<dyn Deliver>>,
+    /// Always on: logout notices go to the apps' own URLs.
+    backchannel: Option<Arc<dyn Deliver>>,
     wake: Arc<Notify>,
     poll_interval: Duration,
     lease: time::Duration,
@@ -21,10 +23,15 @@ pub struct DeliveryWorker {
 
 impl DeliveryWorker {
     pub fn new(app: App, email: Option<Arc<dyn Deliver>>, sms: Option<Arc<dyn Deliver>>) -> Self {
+        let backchannel = super::BackchannelLogoutSender::new(app.clone())
+            .map(|s| Arc::new(s) as Arc<dyn Deliver>)
+            .map_err(|e| tracing::error!(error = %e, "back-channel logout delivery is off"))
+            .ok();
         Self {
             app,
             email,
             sms,
+            backchannel,
             wake: Arc::new(Notify::new()),
             poll_interval: Duration::from_millis(500),
             lease: CLAIM_LEASE,
@@ -45,6 +52,9 @@ impl DeliveryWorker {
         }
         if self.sms.is_some() {
             c.push(Channel::Sms);
+        }
+        if self.backchannel.is_some() {
+            c.push(Channel::BackchannelLogout);
         }
         c
     }
@@ -71,6 +81,7 @@ impl DeliveryWorker {
             let transport = match message.channel {
                 Channel::Email => self.email.as_ref(),
                 Channel::Sms => self.sms.as_ref(),
+                Channel::BackchannelLogout => self.backchannel.as_ref(),
             };
             let Some(transport) = transport else { continue };
             let outcome = transport.deliver(message).await;

@@ -104,7 +104,9 @@ impl DeviceStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Approved, Self::Denied, Self::Redeemed].into_iter().find(|d| d.as_str() == s)
+        [Self::Pending, Self::Approved, Self::Denied, Self::Redeemed]
+            .into_iter()
+            .find(|d| d.as_str() == s)
     }
 }
 
@@ -132,7 +134,9 @@ pub const DEVICE_POLL_INTERVAL_SECS: i64 = 5;
 pub enum DevicePoll {
     /// Approved, and now spent: issue tokens.
     Approved(DeviceGrant),
-    Pending { too_fast: bool },
+    Pending {
+        too_fast: bool,
+    },
     Denied,
     Expired,
     Unknown,

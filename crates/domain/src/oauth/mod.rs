@@ -8,8 +8,8 @@ pub mod scope;
 
 pub use client::{ClientKind, GrantType, OAuthClient, redirect_uri_matches, validate_redirect_uri};
 pub use grant::{
-    Authentication, AuthorizationCode, CodeRedemption, DeviceGrant, DevicePoll, DeviceStatus, PushedRequest,
-    RefreshToken, RefreshUse,
+    Authentication, AuthorizationCode, CodeRedemption, DeviceGrant, DevicePoll, DeviceStatus,
+    PushedRequest, RefreshToken, RefreshUse,
 };
 pub use keys::{SigningAlg, SigningKeyRecord};
 pub use scope::Scopes;

@@ -9,5 +9,6 @@ mod config_errors;
 mod crash;
 mod migrate;
 mod oidc;
+mod oidc_flows;
 mod portal;
 mod postgres_node;

@@ -302,14 +302,6 @@ async fn every_error_path_has_its_rfc_code() {
             "invalid_scope",
         ),
         (
-            auth_url(
-                &w,
-                "&request_uri=urn:ietf:params:oauth:request_uri:x",
-                &challenge,
-            ),
-            "invalid_request_uri",
-        ),
-        (
             auth_url(&w, "&prompt=none%20login", &challenge),
             "invalid_request",
         ),
@@ -324,6 +316,45 @@ async fn every_error_path_has_its_rfc_code() {
     let mut stranger = crate::support::Browser::new(&w.server.base_url);
     let (_, _, pairs) = authorize(&mut stranger, &auth_url(&w, "&prompt=none", &challenge)).await;
     assert_eq!(param(&pairs, "error"), Some("login_required"));
+
+    // PAR: an unknown request_uri gets a page; a used one goes back as invalid_request_uri.
+    let forged = format!(
+        "{}/authorize?client_id={}&request_uri=urn:ietf:params:oauth:request_uri:forged",
+        w.server.base_url, w.client_id
+    );
+    assert_eq!(authorize(&mut b, &forged).await.0, 400);
+    let pushed: Value = reqwest::Client::new()
+        .post(format!("{}/par", w.server.base_url))
+        .basic_auth(&w.client_id, Some(&w.client_secret))
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("state", "s1"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let by_ref = format!(
+        "{}/authorize?client_id={}&request_uri={}",
+        w.server.base_url,
+        w.client_id,
+        urlencode(pushed["request_uri"].as_str().unwrap())
+    );
+    let (status, _, pairs) = authorize(&mut b, &by_ref).await;
+    assert_eq!((status, param(&pairs, "state")), (303, Some("s1")));
+    assert!(param(&pairs, "code").is_some());
+    let (_, _, pairs) = authorize(&mut b, &by_ref).await;
+    assert_eq!(
+        param(&pairs, "error"),
+        Some("invalid_request_uri"),
+        "PAR request_uri reuse"
+    );
 
     // /token
     let code = code_for(&w, &mut b, &challenge).await;

@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod assets;
+pub mod device;
 pub mod health;
+pub mod logout;
 pub mod oidc;
 pub mod setup;
 pub mod signin;

@@ -139,6 +139,8 @@ async fn leave(
 ) -> Result<Response, WebError> {
     if let Some(Session(w)) = who {
         sign_out(&state.app, &w, ip).await?;
+        // Back-channel logout notices were queued; send them now.
+        state.wake_outbox();
     }
     let removal = Cookie::build((state.session_cookie_name(), ""))
         .path("/")

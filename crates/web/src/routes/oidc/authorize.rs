@@ -113,6 +113,7 @@ fn encode(p: &AuthorizeParams) -> String {
         ("login_hint", &p.login_hint),
         ("acr_values", &p.acr_values),
         ("response_mode", &p.response_mode),
+        ("request_uri", &p.request_uri),
     ] {
         if let Some(v) = v {
             s.append_pair(k, v);

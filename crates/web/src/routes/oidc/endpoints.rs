@@ -12,9 +12,12 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
+use tessera_core::oidc::authorize::AuthorizeParams;
 use tessera_core::oidc::clients::ClientAuth;
 use tessera_core::oidc::token::{TokenParams, exchange};
-use tessera_core::oidc::{OAuthError, discovery, introspect, keys, revoke, userinfo};
+use tessera_core::oidc::{
+    OAuthError, device, discovery, introspect, keys, par as pushed, revoke, userinfo,
+};
 
 pub fn router() -> Router<WebState> {
     Router::new()
@@ -25,6 +28,8 @@ pub fn router() -> Router<WebState> {
         .route("/userinfo", get(userinfo_get).post(userinfo_post))
         .route("/introspect", post(introspect_token))
         .route("/revoke", post(revoke_token))
+        .route("/par", post(par))
+        .route("/device_authorization", post(device_authorization))
 }
 
 async fn metadata(State(state): State<WebState>) -> Response {
@@ -203,4 +208,48 @@ async fn revoke_token(
         .map_err(WebError::OAuth)?;
     revoke::revoke(&state.app, &auth, f.token.as_deref()).await?;
     Ok((StatusCode::OK, no_store()).into_response())
+}
+
+#[derive(Deserialize)]
+struct PushedForm {
+    #[serde(flatten)]
+    params: AuthorizeParams,
+    client_secret: Option<String>,
+}
+
+/// RFC 9126: 201 with the request_uri.
+async fn par(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    form: Result<Form<PushedForm>, FormRejection>,
+) -> Result<Response, WebError> {
+    let f = form_or_error(form)?;
+    let auth = client_auth(
+        &headers,
+        f.params.client_id.as_deref(),
+        f.client_secret.as_deref(),
+    )
+    .map_err(WebError::OAuth)?;
+    let answer = pushed::push(&state.app, &auth, f.params).await?;
+    Ok((StatusCode::CREATED, no_store(), Json(answer)).into_response())
+}
+
+#[derive(Deserialize)]
+struct DeviceForm {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+}
+
+/// RFC 8628 §3.1–3.2.
+async fn device_authorization(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    form: Result<Form<DeviceForm>, FormRejection>,
+) -> Result<Response, WebError> {
+    let f = form_or_error(form)?;
+    let auth = client_auth(&headers, f.client_id.as_deref(), f.client_secret.as_deref())
+        .map_err(WebError::OAuth)?;
+    let answer = device::authorize_device(&state.app, &auth, f.scope.as_deref()).await?;
+    Ok((StatusCode::OK, no_store(), Json(answer)).into_response())
 }

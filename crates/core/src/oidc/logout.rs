@@ -1,0 +1,99 @@
+//! Logout: RP-initiated logout (OIDC RP-Initiated Logout 1.0) decides where the browser
+//! goes afterwards; ending a session notifies every app it signed in to by back-channel
+//! logout (OIDC Back-Channel Logout 1.0), through the outbox, in the same transaction.
+
+use super::keys;
+use crate::{App, CoreError};
+use serde_json::Value;
+use tessera_domain::UserId;
+use tessera_domain::outbox::{Channel, NewMessage};
+use tessera_store::Tx;
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct EndSessionParams {
+    pub id_token_hint: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// Where to send the browser after signing out, or why the request is refused.
+pub async fn return_address(app: &App, p: &EndSessionParams) -> Result<Option<String>, String> {
+    let Some(uri) = p.post_logout_redirect_uri.as_deref() else {
+        return Ok(None);
+    };
+    // The client is named by client_id, or by the audience of an ID token we issued
+    // (expired is fine: it only identifies the client).
+    let from_hint = match p.id_token_hint.as_deref() {
+        Some(t) => keys::verify(app, t)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|v| {
+                v.claims
+                    .get("aud")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }),
+        None => None,
+    };
+    let client_id = p.client_id.clone().or(from_hint).ok_or(
+        "The request does not say which application is asking (client_id or id_token_hint).",
+    )?;
+    let mut r = app.db.read().await.map_err(|e| e.to_string())?;
+    let client = r
+        .client_by_client_id(&client_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("The application that sent you here is not registered with Tessera.")?;
+    if !client.post_logout_redirect_uris.iter().any(|u| u == uri) {
+        return Err(format!(
+            "The application {:?} asked to send you to an address it has not registered.",
+            client.name
+        ));
+    }
+    let mut url =
+        url::Url::parse(uri).map_err(|_| "The return address is not a valid URL.".to_owned())?;
+    if let Some(s) = &p.state {
+        url.query_pairs_mut().append_pair("state", s);
+    }
+    Ok(Some(url.to_string()))
+}
+
+/// Called inside the transaction that ends a session: queues a back-channel logout for
+/// every app the session reached, and revokes its refresh tokens not meant for offline use.
+pub async fn notify_apps(
+    app: &App,
+    tx: &mut dyn Tx,
+    sid: &str,
+    user: UserId,
+) -> Result<usize, CoreError> {
+    let now = app.clock.now();
+    let mut queued = 0;
+    for id in tx.take_session_clients(sid).await? {
+        let Some(client) = tx.client_by_id(id).await? else {
+            continue;
+        };
+        let Some(uri) = client.backchannel_logout_uri.clone() else {
+            continue;
+        };
+        let body = serde_json::json!({
+            "client_id": client.client_id,
+            "alg": client.id_token_alg.as_str(),
+            "sub": user.to_string(),
+            "sid": sid,
+        });
+        app.queue(
+            tx,
+            NewMessage {
+                channel: Channel::BackchannelLogout,
+                recipient: uri,
+                subject: client.client_id.clone(),
+                body: body.to_string(),
+            },
+        )
+        .await?;
+        queued += 1;
+    }
+    tx.revoke_online_refresh_for_sid(sid, now).await?;
+    Ok(queued)
+}
