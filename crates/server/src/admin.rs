@@ -207,7 +207,16 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             require_par,
             post_logout_redirect_uris,
             backchannel_logout_uri,
+            jwks_file,
+            jwks_uri,
         }) => {
+            let jwks = match jwks_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| format!("--jwks-file {}: {e}", path.display()))?,
+                ),
+                None => None,
+            };
             let new = NewApp {
                 tenant,
                 name,
@@ -219,6 +228,8 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
                 require_par,
                 post_logout_redirect_uris,
                 backchannel_logout_uri,
+                jwks,
+                jwks_uri,
             };
             let created = clients::create_app(app, &cap, new).await.map_err(explain)?;
             let c = &created.client;

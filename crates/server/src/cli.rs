@@ -18,6 +18,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server: portal, OpenID Connect endpoints, background jobs.
@@ -106,6 +108,7 @@ pub enum AdminCommand {
     Keys(KeysCommand),
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum AppCommand {
     /// Register an app; prints its client_id and, once, its secret.
@@ -139,6 +142,13 @@ pub enum AppCommand {
         /// Where to POST back-channel logout tokens.
         #[arg(long)]
         backchannel_logout_uri: Option<String>,
+        /// A JWKS file with the app's public keys: it then authenticates with
+        /// private_key_jwt (RFC 7523) and gets no secret.
+        #[arg(long, value_name = "FILE")]
+        jwks_file: Option<std::path::PathBuf>,
+        /// Or where Tessera fetches those keys.
+        #[arg(long)]
+        jwks_uri: Option<String>,
     },
     /// List apps.
     List,

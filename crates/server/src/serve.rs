@@ -138,7 +138,7 @@ fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Periodic clean-up: expired sessions.
+/// Periodic jobs: expired sessions, and the 30-day signing-key rotation.
 async fn janitor(app: App, mut stopped: watch::Receiver<bool>) {
     loop {
         let cutoff = app.clock.now();
@@ -156,6 +156,11 @@ async fn janitor(app: App, mut stopped: watch::Receiver<bool>) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "session clean-up could not start"),
+        }
+        match tessera_core::oidc::keys::rotate_if_due(&app).await {
+            Ok(Some(kids)) => tracing::info!(new_kids = ?kids, "signing keys rotated on schedule"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(600)) => {}

@@ -23,7 +23,7 @@ impl ClientStore for PostgresTx {
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ))
         .bind(c.id.as_uuid())
         .bind(c.tenant_id.as_uuid())
@@ -40,6 +40,8 @@ impl ClientStore for PostgresTx {
         .bind(c.require_par)
         .bind(join(&c.post_logout_redirect_uris))
         .bind(c.backchannel_logout_uri.clone())
+        .bind(c.jwks.clone())
+        .bind(c.jwks_uri.clone())
         .bind(to_unix(c.created_at))
         .execute(self.handle.conn())
         .await
@@ -109,6 +111,22 @@ impl ClientStore for PostgresTx {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn record_assertion_jti(
+        &mut self,
+        client: AppId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("INSERT INTO client_assertion_jtis (client, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (client, jti) DO NOTHING")
+            .bind(client.as_uuid())
+            .bind(jti.to_owned())
+            .bind(to_unix(expires_at))
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn client_secret_hmacs(

@@ -277,6 +277,8 @@ pub struct ClientRow {
     pub require_par: bool,
     pub post_logout_redirect_uris: String,
     pub backchannel_logout_uri: Option<String>,
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
     pub created_at: i64,
 }
 
@@ -305,6 +307,8 @@ impl TryFrom<ClientRow> for OAuthClient {
             require_par: r.require_par,
             post_logout_redirect_uris: split(&r.post_logout_redirect_uris),
             backchannel_logout_uri: r.backchannel_logout_uri,
+            jwks: r.jwks,
+            jwks_uri: r.jwks_uri,
             created_at: from_unix(r.created_at),
         })
     }
@@ -417,7 +421,7 @@ impl TryFrom<RefreshRow> for RefreshToken {
 #[macro_export]
 macro_rules! client_columns {
     () => {
-        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, require_par, post_logout_redirect_uris, backchannel_logout_uri, created_at"
+        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, require_par, post_logout_redirect_uris, backchannel_logout_uri, jwks, jwks_uri, created_at"
     };
 }
 #[macro_export]

@@ -43,6 +43,8 @@ fn client(n: u32, tenant: TenantId) -> OAuthClient {
         require_par: n == 1,
         post_logout_redirect_uris: vec!["https://app.example.gov.sg/bye".into()],
         backchannel_logout_uri: Some("https://app.example.gov.sg/bcl".into()),
+        jwks: (n == 2).then(|| r#"{"keys":[]}"#.into()),
+        jwks_uri: None,
         created_at: t(n.into()),
     }
 }

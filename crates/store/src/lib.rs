@@ -256,6 +256,13 @@ pub trait ClientStore: Send {
         created_at: OffsetDateTime,
         expires_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError>;
+    /// Records a client assertion's `jti`; false if it was seen before (a replay).
+    async fn record_assertion_jti(
+        &mut self,
+        client: AppId,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// HMACs of the client's secrets that are valid at `now`.
     async fn client_secret_hmacs(
         &mut self,

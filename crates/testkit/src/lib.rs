@@ -143,6 +143,11 @@ impl TestServer {
         }
     }
 
+    /// The fake clock's time, in Unix seconds.
+    pub fn clock_now(&self) -> i64 {
+        tessera_domain::Clock::now(&self.clock).unix_timestamp()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }

@@ -32,6 +32,9 @@ pub struct NewApp {
     pub require_par: bool,
     pub post_logout_redirect_uris: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
+    /// Public keys (a JWKS document) for private_key_jwt; no secret is issued then.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(Debug)]
@@ -104,6 +107,31 @@ pub async fn create_app(
             errors.add("backchannel_logout_uri", m);
         }
     }
+    if let Some(doc) = &new.jwks {
+        let keys = serde_json::from_str::<serde_json::Value>(doc)
+            .ok()
+            .and_then(|v| v.get("keys").and_then(|k| k.as_array()).map(|k| k.len()));
+        if !matches!(keys, Some(n) if n > 0) {
+            errors.add(
+                "jwks",
+                "Give a JWKS document: {\"keys\": [ … ]} with at least one public key.",
+            );
+        }
+    }
+    if let Some(uri) = &new.jwks_uri
+        && !url::Url::parse(uri).is_ok_and(|u| {
+            u.scheme() == "https"
+                || (u.scheme() == "http" && matches!(u.host_str(), Some("localhost" | "127.0.0.1")))
+        })
+    {
+        errors.add(
+            "jwks_uri",
+            "The JWKS URI must be https (http only for localhost).",
+        );
+    }
+    if (new.jwks.is_some() || new.jwks_uri.is_some()) && kind == ClientKind::Public {
+        errors.add("jwks", "A public client has no keys to authenticate with.");
+    }
     if grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
         errors.add(
             "redirect_uri",
@@ -152,10 +180,13 @@ pub async fn create_app(
         require_par: new.require_par,
         post_logout_redirect_uris: new.post_logout_redirect_uris,
         backchannel_logout_uri: new.backchannel_logout_uri,
+        jwks: new.jwks,
+        jwks_uri: new.jwks_uri,
         created_at: now,
     };
     tx.insert_client(&client).await?;
     let secret = match kind {
+        ClientKind::Confidential if client.uses_private_key_jwt() => None,
         ClientKind::Confidential => {
             let secret = BearerSecret::generate(app.random.as_ref());
             tx.insert_client_secret(
@@ -189,6 +220,11 @@ pub enum ClientAuth {
     Post { client_id: String, secret: String },
     /// Only `client_id` (public clients).
     None { client_id: String },
+    /// A signed client assertion (private_key_jwt, RFC 7523 §2.2).
+    Assertion {
+        client_id: Option<String>,
+        assertion: String,
+    },
     /// Nothing at all.
     Missing,
 }
@@ -201,11 +237,21 @@ pub async fn authenticate(app: &App, auth: &ClientAuth) -> Result<OAuthClient, O
         }
         ClientAuth::None { client_id } => (client_id.as_str(), None),
         ClientAuth::Missing => return Err(OAuthError::invalid_client().into()),
+        ClientAuth::Assertion {
+            client_id,
+            assertion,
+        } => {
+            return super::assertion::authenticate(app, client_id.as_deref(), assertion).await;
+        }
     };
     let mut r = app.db.read().await?;
     let Some(client) = r.client_by_client_id(client_id).await? else {
         return Err(OAuthError::invalid_client().into());
     };
+    if client.uses_private_key_jwt() {
+        // Registered keys mean assertions only: a secret (or nothing) is not enough.
+        return Err(OAuthError::invalid_client().into());
+    }
     match (client.kind, secret) {
         (ClientKind::Public, None) => Ok(client),
         (ClientKind::Confidential, Some(secret)) => {

@@ -200,3 +200,29 @@ async fn add_keys(
     reload(app).await?;
     Ok(kids)
 }
+
+/// Signing keys older than this are replaced by the scheduled rotation.
+pub const ROTATE_AFTER: Duration = Duration::days(30);
+
+/// Rotates when the oldest signing key has served `ROTATE_AFTER` (run periodically by
+/// every node; a rare double rotation only publishes one extra key for a day).
+pub async fn rotate_if_due(app: &App) -> Result<Option<Vec<String>>, CoreError> {
+    let set = reload(app).await?;
+    let now = app.clock.now();
+    let due = set
+        .records
+        .iter()
+        .filter(|r| r.retired_at.is_none())
+        .any(|r| now - r.created_at >= ROTATE_AFTER);
+    if !due {
+        return Ok(None);
+    }
+    add_keys(
+        app,
+        &SigningAlg::ALL,
+        &Actor::System,
+        "keys.rotate_scheduled",
+    )
+    .await
+    .map(Some)
+}

@@ -2,6 +2,7 @@
 //! scope checks and token minting live once (here and in `token.rs`), so no grant can skip
 //! them.
 
+pub mod assertion;
 pub mod authorize;
 pub mod clients;
 pub mod device;

@@ -21,6 +21,8 @@ pub struct TokenParams {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     pub device_code: Option<String>,
+    pub client_assertion_type: Option<String>,
+    pub client_assertion: Option<String>,
 }
 
 pub async fn exchange(

@@ -96,6 +96,10 @@ pub struct OAuthClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// Where to POST back-channel logout tokens (OIDC Back-Channel Logout 1.0).
     pub backchannel_logout_uri: Option<String>,
+    /// The app's public keys for private_key_jwt (RFC 7523), as a JWKS document...
+    pub jwks: Option<String>,
+    /// ...or where to fetch it.
+    pub jwks_uri: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -103,6 +107,11 @@ pub struct OAuthClient {
 impl OAuthClient {
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// Authenticates with signed assertions (private_key_jwt) instead of a secret.
+    pub fn uses_private_key_jwt(&self) -> bool {
+        self.jwks.is_some() || self.jwks_uri.is_some()
     }
 }
 

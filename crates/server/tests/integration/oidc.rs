@@ -589,6 +589,13 @@ async fn key_rotation_keeps_old_tokens_valid() {
         kids.contains(&kid(&old)) && kids.contains(&kid(&new)) && kids.len() == 4,
         "{kids:?}"
     );
+    // Not due yet; 30 days after the keys were made, the schedule rotates them.
+    assert!(
+        tessera_core::oidc::keys::rotate_if_due(&w.server.app)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // 25 hours on, the retired keys are gone, and so are the tokens they signed.
     w.server.clock.advance(time::Duration::hours(26));
     let jwks: Value = reqwest::get(format!("{}/jwks.json", w.server.base_url))
@@ -660,4 +667,29 @@ async fn reauthentication_and_form_post() {
         serde_json::json!(["S256"])
     );
     assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_on_schedule() {
+    let w = world(Backend::Sqlite).await;
+    let app = &w.server.app;
+    assert!(
+        tessera_core::oidc::keys::rotate_if_due(app)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    w.server.clock.advance(time::Duration::days(30));
+    let kids = tessera_core::oidc::keys::rotate_if_due(app)
+        .await
+        .unwrap()
+        .expect("due after 30 days");
+    assert_eq!(kids.len(), 2, "one per algorithm");
+    assert!(
+        tessera_core::oidc::keys::rotate_if_due(app)
+            .await
+            .unwrap()
+            .is_none(),
+        "fresh keys are not due"
+    );
 }

@@ -62,11 +62,22 @@ async fn jwks(State(state): State<WebState>) -> Result<Response, WebError> {
         .into_response())
 }
 
-/// Reads client authentication from the Basic header or the form (RFC 6749 §2.3.1).
+/// The form fields of RFC 7523 client assertions.
+#[derive(Deserialize, Default)]
+struct AssertionFields {
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Reads client authentication: a client assertion (RFC 7523), the Basic header, or the
+/// form (RFC 6749 §2.3.1). Exactly one method may be used.
 fn client_auth(
     headers: &HeaderMap,
     form_id: Option<&str>,
     form_secret: Option<&str>,
+    assertion: &AssertionFields,
 ) -> Result<ClientAuth, OAuthError> {
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -75,6 +86,22 @@ fn client_auth(
             v.strip_prefix("Basic ")
                 .or_else(|| v.strip_prefix("basic "))
         });
+    if let Some(a) = &assertion.client_assertion {
+        if assertion.client_assertion_type.as_deref() != Some(JWT_BEARER) {
+            return Err(OAuthError::invalid_request(format!(
+                "client_assertion_type must be {JWT_BEARER}"
+            )));
+        }
+        if basic.is_some() || form_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            ));
+        }
+        return Ok(ClientAuth::Assertion {
+            client_id: form_id.map(str::to_owned),
+            assertion: a.clone(),
+        });
+    }
     match (basic, form_secret) {
         (Some(_), Some(_)) => Err(OAuthError::invalid_request(
             "use one client authentication method, not two",
@@ -137,8 +164,17 @@ async fn token(
     form: Result<Form<TokenParams>, FormRejection>,
 ) -> Result<Response, WebError> {
     let p = form_or_error(form)?;
-    let auth = client_auth(&headers, p.client_id.as_deref(), p.client_secret.as_deref())
-        .map_err(WebError::OAuth)?;
+    let assertion = AssertionFields {
+        client_assertion_type: p.client_assertion_type.clone(),
+        client_assertion: p.client_assertion.clone(),
+    };
+    let auth = client_auth(
+        &headers,
+        p.client_id.as_deref(),
+        p.client_secret.as_deref(),
+        &assertion,
+    )
+    .map_err(WebError::OAuth)?;
     let response = exchange(&state.app, &auth, &p).await?;
     Ok((StatusCode::OK, no_store(), Json(response)).into_response())
 }
@@ -184,6 +220,8 @@ struct TokenForm {
     token: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    #[serde(flatten)]
+    assertion: AssertionFields,
 }
 
 async fn introspect_token(
@@ -192,8 +230,13 @@ async fn introspect_token(
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     let f = form_or_error(form)?;
-    let auth = client_auth(&headers, f.client_id.as_deref(), f.client_secret.as_deref())
-        .map_err(WebError::OAuth)?;
+    let auth = client_auth(
+        &headers,
+        f.client_id.as_deref(),
+        f.client_secret.as_deref(),
+        &f.assertion,
+    )
+    .map_err(WebError::OAuth)?;
     let answer = introspect::introspect(&state.app, &auth, f.token.as_deref()).await?;
     Ok((no_store(), Json(answer)).into_response())
 }
@@ -204,8 +247,13 @@ async fn revoke_token(
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     let f = form_or_error(form)?;
-    let auth = client_auth(&headers, f.client_id.as_deref(), f.client_secret.as_deref())
-        .map_err(WebError::OAuth)?;
+    let auth = client_auth(
+        &headers,
+        f.client_id.as_deref(),
+        f.client_secret.as_deref(),
+        &f.assertion,
+    )
+    .map_err(WebError::OAuth)?;
     revoke::revoke(&state.app, &auth, f.token.as_deref()).await?;
     Ok((StatusCode::OK, no_store()).into_response())
 }
@@ -215,6 +263,8 @@ struct PushedForm {
     #[serde(flatten)]
     params: AuthorizeParams,
     client_secret: Option<String>,
+    #[serde(flatten)]
+    assertion: AssertionFields,
 }
 
 /// RFC 9126: 201 with the request_uri.
@@ -228,6 +278,7 @@ async fn par(
         &headers,
         f.params.client_id.as_deref(),
         f.client_secret.as_deref(),
+        &f.assertion,
     )
     .map_err(WebError::OAuth)?;
     let answer = pushed::push(&state.app, &auth, f.params).await?;
@@ -239,6 +290,8 @@ struct DeviceForm {
     client_id: Option<String>,
     client_secret: Option<String>,
     scope: Option<String>,
+    #[serde(flatten)]
+    assertion: AssertionFields,
 }
 
 /// RFC 8628 §3.1–3.2.
@@ -248,8 +301,13 @@ async fn device_authorization(
     form: Result<Form<DeviceForm>, FormRejection>,
 ) -> Result<Response, WebError> {
     let f = form_or_error(form)?;
-    let auth = client_auth(&headers, f.client_id.as_deref(), f.client_secret.as_deref())
-        .map_err(WebError::OAuth)?;
+    let auth = client_auth(
+        &headers,
+        f.client_id.as_deref(),
+        f.client_secret.as_deref(),
+        &f.assertion,
+    )
+    .map_err(WebError::OAuth)?;
     let answer = device::authorize_device(&state.app, &auth, f.scope.as_deref()).await?;
     Ok((StatusCode::OK, no_store(), Json(answer)).into_response())
 }
