@@ -1,6 +1,7 @@
 //! Tessera's use cases. Each flow is a module that decides, then persists through the store
 //! traits in one transaction (state change, audit event and outbox message together).
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod error;

@@ -209,6 +209,7 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             backchannel_logout_uri,
             jwks_file,
             jwks_uri,
+            consent_required,
         }) => {
             let jwks = match jwks_file {
                 Some(path) => Some(
@@ -230,6 +231,7 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
                 backchannel_logout_uri,
                 jwks,
                 jwks_uri,
+                consent_required,
             };
             let created = clients::create_app(app, &cap, new).await.map_err(explain)?;
             let c = &created.client;

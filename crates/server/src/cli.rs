@@ -149,6 +149,9 @@ pub enum AppCommand {
         /// Or where Tessera fetches those keys.
         #[arg(long)]
         jwks_uri: Option<String>,
+        /// Ask users for consent before the first sign-in (third-party apps).
+        #[arg(long)]
+        consent_required: bool,
     },
     /// List apps.
     List,

@@ -23,7 +23,7 @@ impl ClientStore for PostgresTx {
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         ))
         .bind(c.id.as_uuid())
         .bind(c.tenant_id.as_uuid())
@@ -42,6 +42,7 @@ impl ClientStore for PostgresTx {
         .bind(c.backchannel_logout_uri.clone())
         .bind(c.jwks.clone())
         .bind(c.jwks_uri.clone())
+        .bind(c.consent_required)
         .bind(to_unix(c.created_at))
         .execute(self.handle.conn())
         .await
@@ -418,5 +419,87 @@ impl GrantStore for PostgresTx {
             .fetch_one(self.handle.conn())
             .await
             .map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl tessera_store::ConsentStore for PostgresTx {
+    async fn consent(
+        &mut self,
+        user: tessera_domain::UserId,
+        client: AppId,
+    ) -> Result<Option<tessera_store::Consent>, StoreError> {
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT scope, granted_at FROM consents WHERE user_id = $1 AND client = $2",
+        )
+        .bind(user.as_uuid())
+        .bind(client.as_uuid())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(|(scope, at)| tessera_store::Consent {
+            client,
+            scope,
+            granted_at: tessera_domain::clock::from_unix(at),
+        }))
+    }
+
+    async fn grant_consent(
+        &mut self,
+        user: tessera_domain::UserId,
+        client: AppId,
+        scope: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO consents (user_id, client, scope, granted_at) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at")
+            .bind(user.as_uuid())
+            .bind(client.as_uuid())
+            .bind(scope.to_owned())
+            .bind(to_unix(now))
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn revoke_consent(
+        &mut self,
+        user: tessera_domain::UserId,
+        client: AppId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let gone = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client = $2")
+            .bind(user.as_uuid())
+            .bind(client.as_uuid())
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND client = $3 AND revoked_at IS NULL")
+            .bind(to_unix(now))
+            .bind(user.as_uuid())
+            .bind(client.as_uuid())
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(gone.rows_affected() == 1)
+    }
+
+    async fn consents_of(
+        &mut self,
+        user: tessera_domain::UserId,
+    ) -> Result<Vec<tessera_store::Consent>, StoreError> {
+        let rows: Vec<(Uuid, String, i64)> = sqlx::query_as("SELECT client, scope, granted_at FROM consents WHERE user_id = $1 ORDER BY granted_at DESC")
+            .bind(user.as_uuid())
+            .fetch_all(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, scope, at)| tessera_store::Consent {
+                client: AppId::from_uuid(c),
+                scope,
+                granted_at: tessera_domain::clock::from_unix(at),
+            })
+            .collect())
     }
 }

@@ -48,7 +48,8 @@ macro_rules! conformance_tests {
             authorization_codes_work_once,
             authorization_code_is_single_use_under_concurrency,
             refresh_tokens_rotate_and_reuse_revokes,
-            refresh_token_is_single_use_under_concurrency
+            refresh_token_is_single_use_under_concurrency,
+            consents_are_remembered_and_revocable
         );
         $crate::conformance_tests!(@flows $factory;
             pushed_requests_work_once,

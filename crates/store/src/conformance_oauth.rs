@@ -45,6 +45,7 @@ fn client(n: u32, tenant: TenantId) -> OAuthClient {
         backchannel_logout_uri: Some("https://app.example.gov.sg/bcl".into()),
         jwks: (n == 2).then(|| r#"{"keys":[]}"#.into()),
         jwks_uri: None,
+        consent_required: n == 2,
         created_at: t(n.into()),
     }
 }
@@ -375,4 +376,38 @@ pub async fn refresh_token_is_single_use_under_concurrency(db: Arc<dyn Database>
         wins += usize::from(task.await.unwrap().unwrap());
     }
     assert_eq!(wins, 1, "a refresh token was rotated {wins} times");
+}
+
+pub async fn consents_are_remembered_and_revocable(db: Arc<dyn Database>) {
+    let (user, c) = world(&db).await;
+    let mut tx = begin(&db).await;
+    assert_eq!(tx.consent(user.id, c.id).await.unwrap(), None);
+    tx.grant_consent(user.id, c.id, "openid", t(1))
+        .await
+        .unwrap();
+    tx.grant_consent(user.id, c.id, "openid profile", t(2))
+        .await
+        .unwrap();
+    let got = tx.consent(user.id, c.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.scope.as_str(), got.granted_at),
+        ("openid profile", t(2))
+    );
+    assert_eq!(tx.consents_of(user.id).await.unwrap().len(), 1);
+    tx.insert_refresh_token(&refresh(&user, &c, "held", Uuid::from_u128(77)))
+        .await
+        .unwrap();
+    assert!(tx.revoke_consent(user.id, c.id, t(3)).await.unwrap());
+    assert!(!tx.revoke_consent(user.id, c.id, t(4)).await.unwrap());
+    assert!(
+        matches!(
+            tx.use_refresh_token(&SecretHash::of("held"), t(5))
+                .await
+                .unwrap(),
+            RefreshUse::Reused { .. }
+        ),
+        "revoking consent revokes the app's tokens"
+    );
+    assert!(tx.consents_of(user.id).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
 }

@@ -108,6 +108,7 @@ pub trait Tx:
     + PushedRequestStore
     + DeviceGrantStore
     + SessionClientStore
+    + ConsentStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -404,4 +405,35 @@ pub trait SessionClientStore: Send {
         sid: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+}
+
+/// A user's remembered decision to let an app sign them in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consent {
+    pub client: AppId,
+    pub scope: String,
+    pub granted_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait ConsentStore: Send {
+    async fn consent(&mut self, user: UserId, client: AppId)
+    -> Result<Option<Consent>, StoreError>;
+    /// Records (or widens) consent to `scope`.
+    async fn grant_consent(
+        &mut self,
+        user: UserId,
+        client: AppId,
+        scope: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Forgets the consent and revokes the refresh tokens the app holds for the user;
+    /// false if there was none.
+    async fn revoke_consent(
+        &mut self,
+        user: UserId,
+        client: AppId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn consents_of(&mut self, user: UserId) -> Result<Vec<Consent>, StoreError>;
 }

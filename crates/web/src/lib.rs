@@ -30,6 +30,7 @@ pub fn router(state: WebState) -> Router {
         .merge(routes::signin::router())
         .merge(routes::admin::router())
         .merge(routes::device::router())
+        .merge(routes::consent::router())
         .merge(routes::logout::router())
         .layer(CsrfLayer::new());
 

@@ -45,6 +45,11 @@ const BUILT_IN: &[(&str, &str)] = &[
         "logout_done.html",
         include_str!("../templates/logout_done.html"),
     ),
+    ("consent.html", include_str!("../templates/consent.html")),
+    (
+        "account_apps.html",
+        include_str!("../templates/account_apps.html"),
+    ),
 ];
 
 pub struct Templates {
@@ -105,6 +110,7 @@ mod tests {
             delivery_mode => "outbox only", messages => vec![message.clone()], message => message,
             status => 500, title => "Something went wrong", message_text => "x",
             action => "https://app.example.gov.sg/cb", fields => vec![context!{ name => "code", value => "c" }],
+            scopes => vec!["openid", "profile"], apps => vec![context!{ client_id => "c", name => "Docs", scope => "openid", granted_at => "2026-11-23" }],
             user_code => "BCDF-GHJK", error => "", app_name => "Docs portal", scope => "openid",
             signed_in => true, id_token_hint => "", post_logout_redirect_uri => "", state => "", client_id => "",
         };

@@ -428,3 +428,100 @@ pub async fn issue_code(app: &App, v: &Validated, who: &SignedIn) -> Result<Repl
         vec![("code".into(), secret.expose().to_owned())],
     ))
 }
+
+/// Whether the user must be asked before the app gets a code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConsentCheck {
+    NotNeeded,
+    Ask,
+    /// `prompt=none`, and consent would be needed.
+    Required,
+}
+
+/// First-party apps (the default) need no consent; an app that requires it asks once per
+/// user, again when it wants more scopes, and whenever `prompt=consent` says so.
+pub async fn check_consent(
+    app: &App,
+    v: &Validated,
+    who: &SignedIn,
+) -> Result<ConsentCheck, CoreError> {
+    let forced = v.prompt.iter().any(|p| p == "consent");
+    if !v.client.consent_required && !forced {
+        return Ok(ConsentCheck::NotNeeded);
+    }
+    if !forced {
+        let stored = app
+            .db
+            .read()
+            .await?
+            .consent(who.user.id, v.client.id)
+            .await?;
+        if let Some(c) = stored
+            && v.scope
+                .is_subset_of(&Scopes::parse(&c.scope).unwrap_or_default())
+        {
+            return Ok(ConsentCheck::NotNeeded);
+        }
+    }
+    Ok(if v.prompt.iter().any(|p| p == "none") {
+        ConsentCheck::Required
+    } else {
+        ConsentCheck::Ask
+    })
+}
+
+pub fn consent_required(app: &App, v: &Validated) -> Reply {
+    let e = OAuthError::new(ErrorCode::ConsentRequired, "the user must consent first");
+    match error_reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), e) {
+        Refusal::Redirect(r) => r,
+        _ => reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), Vec::new()),
+    }
+}
+
+/// Records the user's answer. On approval the consent is remembered (widened to these
+/// scopes) and `None` is returned so the flow goes on; a refusal goes back as access_denied.
+pub async fn decide_consent(
+    app: &App,
+    v: &Validated,
+    who: &SignedIn,
+    approve: bool,
+) -> Result<Option<Reply>, CoreError> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    if approve {
+        let mut scope = v.scope.clone();
+        if let Some(c) = tx.consent(who.user.id, v.client.id).await? {
+            let both = format!("{} {}", c.scope, v.scope);
+            scope = Scopes::parse(&both).unwrap_or(scope);
+        }
+        tx.grant_consent(who.user.id, v.client.id, &scope.to_string(), now)
+            .await?;
+    }
+    app.audit(
+        tx.as_mut(),
+        tessera_domain::audit::AuditEvent::new(
+            now,
+            &tessera_domain::audit::Actor::User(who.user.id),
+            if approve {
+                "consent.grant"
+            } else {
+                "consent.refuse"
+            },
+            tessera_domain::audit::Outcome::Success,
+        )
+        .target(format!("app:{}", v.client.id))
+        .detail(serde_json::json!({ "scope": v.scope.to_string() })),
+    )
+    .await?;
+    tx.commit().await?;
+    if approve {
+        return Ok(None);
+    }
+    let e = OAuthError::new(ErrorCode::AccessDenied, "the user did not allow the app");
+    Ok(Some(
+        match error_reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), e) {
+            Refusal::Redirect(r) => r,
+            _ => reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), Vec::new()),
+        },
+    ))
+}

@@ -35,6 +35,8 @@ pub struct NewApp {
     /// Public keys (a JWKS document) for private_key_jwt; no secret is issued then.
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
+    /// Ask users before the first sign-in (third-party apps).
+    pub consent_required: bool,
 }
 
 #[derive(Debug)]
@@ -182,6 +184,7 @@ pub async fn create_app(
         backchannel_logout_uri: new.backchannel_logout_uri,
         jwks: new.jwks,
         jwks_uri: new.jwks_uri,
+        consent_required: new.consent_required,
         created_at: now,
     };
     tx.insert_client(&client).await?;

@@ -100,6 +100,8 @@ pub struct OAuthClient {
     pub jwks: Option<String>,
     /// ...or where to fetch it.
     pub jwks_uri: Option<String>,
+    /// Ask the user before the first sign-in (third-party apps); first-party apps skip it.
+    pub consent_required: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

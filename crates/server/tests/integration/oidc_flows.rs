@@ -647,3 +647,156 @@ async fn private_key_jwt_with_a_jwks_uri() {
     let (s, body) = with_assertion(&base, &app.id, &token).await;
     assert_eq!(s, 200, "{body}");
 }
+
+/// Consent: an app that requires it asks once (per scope set), prompt=none answers
+/// consent_required, refusing is access_denied, and the user can take it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_is_asked_once_remembered_and_revocable() {
+    let (server, app) = server_with(
+        Backend::Sqlite,
+        NewApp {
+            name: "Partner portal".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            consent_required: true,
+            ..NewApp::default()
+        },
+    )
+    .await;
+    let base = server.base_url.clone();
+    let mut b = sign_in(&base).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let url = |scope: &str, extra: &str| {
+        format!(
+            "{base}/authorize?response_type=code&client_id={}&redirect_uri={}&scope={}&state=st&code_challenge={}&code_challenge_method=S256{extra}",
+            app.id,
+            url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+            url::form_urlencoded::byte_serialize(scope.as_bytes()).collect::<String>(),
+            challenge.as_str()
+        )
+    };
+    let path = |u: String| {
+        u.split_once("/authorize")
+            .map(|(_, r)| format!("/authorize{r}"))
+            .unwrap()
+    };
+    let decide = |decision: &str, scope: &str| {
+        vec![
+            ("response_type".to_owned(), "code".to_owned()),
+            ("client_id".to_owned(), app.id.clone()),
+            ("redirect_uri".to_owned(), REDIRECT.to_owned()),
+            ("scope".to_owned(), scope.to_owned()),
+            ("state".to_owned(), "st".to_owned()),
+            ("code_challenge".to_owned(), challenge.as_str().to_owned()),
+            ("code_challenge_method".to_owned(), "S256".to_owned()),
+            ("decision".to_owned(), decision.to_owned()),
+        ]
+    };
+    let as_refs = |v: &Vec<(String, String)>| {
+        v.iter()
+            .map(|(a, b)| (a.as_str().to_owned(), b.as_str().to_owned()))
+            .collect::<Vec<_>>()
+    };
+
+    let (_, _, pairs) = authorize(&mut b, &url("openid", "&prompt=none")).await;
+    assert_eq!(param(&pairs, "error"), Some("consent_required"));
+    let page = b.get(&path(url("openid profile", ""))).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Allow Partner portal?") && page.body.contains("see your name"),
+        "{}",
+        page.body
+    );
+
+    let refuse = decide("deny", "openid profile");
+    let refused = b
+        .post(
+            "/authorize/consent",
+            &as_refs(&refuse)
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    let location = refused.location.unwrap();
+    assert!(
+        location.contains("error=access_denied") && location.contains("state=st"),
+        "{location}"
+    );
+
+    let allow = decide("allow", "openid profile");
+    let allowed = b
+        .post(
+            "/authorize/consent",
+            &as_refs(&allow)
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert!(
+        allowed.location.as_deref().unwrap().contains("code="),
+        "{:?}",
+        allowed.location
+    );
+    // Remembered: no page for the same (or fewer) scopes, even with prompt=none.
+    let (status, _, pairs) = authorize(&mut b, &url("openid", "&prompt=none")).await;
+    assert_eq!(status, 303);
+    let code = param(&pairs, "code")
+        .expect("a code without asking again")
+        .to_owned();
+    // More scopes, or prompt=consent, ask again.
+    assert_eq!(b.get(&path(url("openid email", ""))).await.status, 200);
+    assert_eq!(
+        b.get(&path(url("openid", "&prompt=consent"))).await.status,
+        200
+    );
+
+    // The user takes it back: the app's refresh token dies with it.
+    let tokens: Value = post_form(
+        &base,
+        "/token",
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.secret()),
+        ],
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let listed = b.get("/account/apps").await;
+    assert!(listed.body.contains("Partner portal"));
+    assert_eq!(
+        b.post("/account/apps/revoke", &[("client_id", app.id.as_str())])
+            .await
+            .status,
+        303
+    );
+    assert!(!b.get("/account/apps").await.body.contains("Partner portal"));
+    let r: Value = post_form(
+        &base,
+        "/token",
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(r["error"], "invalid_grant");
+    assert_eq!(
+        b.get(&path(url("openid", ""))).await.status,
+        200,
+        "asked again after revoking"
+    );
+}

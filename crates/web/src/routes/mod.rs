@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod consent;
 pub mod device;
 pub mod health;
 pub mod logout;

@@ -17,6 +17,7 @@ use tessera_core::oidc::authorize::{
     AuthorizeParams, Refusal, Reply, ResponseMode, SessionCheck, check_session, issue_code,
     login_required, validate,
 };
+use tessera_core::oidc::authorize::{ConsentCheck, Validated, check_consent, consent_required};
 
 pub fn router() -> Router<WebState> {
     Router::new().route("/authorize", get(by_query).post(by_form))
@@ -64,7 +65,11 @@ async fn authorize(
     let who = who.map(|Session(w)| w);
     match check_session(app, &v, who.as_ref()) {
         SessionCheck::Proceed => match &who {
-            Some(w) => send(&state, issue_code(app, &v, w).await?),
+            Some(w) => match check_consent(app, &v, w).await? {
+                ConsentCheck::NotNeeded => send(&state, issue_code(app, &v, w).await?),
+                ConsentCheck::Required => send(&state, consent_required(app, &v)),
+                ConsentCheck::Ask => ask_consent(&state, w, &v, &p),
+            },
             None => Err(WebError::SignInRequired {
                 next: String::new(),
             }),
@@ -97,7 +102,7 @@ async fn authorize(
     }
 }
 
-fn encode(p: &AuthorizeParams) -> String {
+pub(crate) fn encode(p: &AuthorizeParams) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
         ("client_id", &p.client_id),
@@ -122,7 +127,7 @@ fn encode(p: &AuthorizeParams) -> String {
     s.finish()
 }
 
-fn send(state: &WebState, reply: Reply) -> Result<Response, WebError> {
+pub(crate) fn send(state: &WebState, reply: Reply) -> Result<Response, WebError> {
     match reply.mode {
         ResponseMode::Query => {
             let mut url = url::Url::parse(&reply.redirect_uri).map_err(|_| WebError::NotFound)?;
@@ -150,4 +155,30 @@ fn send(state: &WebState, reply: Reply) -> Result<Response, WebError> {
             )
         }
     }
+}
+
+/// The consent page: what the app asks for; the answer goes to `/authorize/consent`
+/// (a portal form, CSRF-protected) with the request's own parameters.
+fn ask_consent(
+    state: &WebState,
+    who: &tessera_core::signin::SignedIn,
+    v: &Validated,
+    p: &AuthorizeParams,
+) -> Result<Response, WebError> {
+    let fields: Vec<_> = url::form_urlencoded::parse(encode(p).as_bytes())
+        .map(|(k, val)| context! { name => k.into_owned(), value => val.into_owned() })
+        .collect();
+    let scopes: Vec<String> = v.scope.iter().map(str::to_owned).collect();
+    page(
+        state,
+        StatusCode::OK,
+        "consent.html",
+        context! {
+            page_title => "Allow this app?",
+            current_user => crate::extract::user_context(who),
+            app_name => v.client.name.clone(),
+            scopes,
+            fields,
+        },
+    )
 }

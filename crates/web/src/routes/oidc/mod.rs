@@ -3,6 +3,8 @@
 //! bearer tokens rather than cookies (except /authorize, which only reads the session).
 
 mod authorize;
+
+pub(crate) use authorize::send as send_reply;
 mod endpoints;
 
 use crate::WebState;
