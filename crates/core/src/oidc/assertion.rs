@@ -100,10 +100,11 @@ pub async fn authenticate(
                 .get("alg")
                 .and_then(Value::as_str)
                 .is_none_or(|a| a == alg);
-            let kty_ok = matches!(
-                (alg, k.get("kty").and_then(Value::as_str)),
-                ("RS256", Some("RSA")) | ("ES256", Some("EC"))
-            );
+            let kty_ok = alg == "EdDSA" && k.get("kty").and_then(Value::as_str) == Some("OKP")
+                || matches!(
+                    (alg, k.get("kty").and_then(Value::as_str)),
+                    ("RS256", Some("RSA")) | ("ES256", Some("EC"))
+                );
             (kid_ok && alg_ok && kty_ok)
                 .then(|| Verifier::from_jwk(k))
                 .flatten()

@@ -150,7 +150,7 @@ pub async fn create_app(
     let id_token_alg = match new.id_token_alg.as_deref() {
         None => SigningAlg::RS256,
         Some(a) => SigningAlg::parse(a).unwrap_or_else(|| {
-            errors.add("id_token_alg", "Use RS256 or ES256.");
+            errors.add("id_token_alg", "Use RS256, ES256 or EdDSA.");
             SigningAlg::RS256
         }),
     };

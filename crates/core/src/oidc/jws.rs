@@ -6,9 +6,9 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _,
-    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents,
-    UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
+    Ed25519KeyPair, KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
+    RsaPublicKeyComponents, UnparsedPublicKey,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,6 +19,7 @@ use tessera_domain::oauth::SigningAlg;
 enum Pair {
     Es256(EcdsaKeyPair),
     Rs256(RsaKeyPair),
+    EdDsa(Ed25519KeyPair),
 }
 
 /// A private key ready to sign, with its `kid`.
@@ -64,6 +65,22 @@ impl Signer {
                     pkcs8,
                 ))
             }
+            SigningAlg::EdDSA => {
+                let pair = Ed25519KeyPair::generate().map_err(|_| fail("Ed25519"))?;
+                let pkcs8 = pair
+                    .to_pkcs8()
+                    .map_err(|_| fail("Ed25519"))?
+                    .as_ref()
+                    .to_vec();
+                Ok((
+                    Self {
+                        kid,
+                        alg,
+                        pair: Pair::EdDsa(pair),
+                    },
+                    pkcs8,
+                ))
+            }
         }
     }
 
@@ -76,6 +93,9 @@ impl Signer {
             ),
             SigningAlg::RS256 => {
                 Pair::Rs256(RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| bad(e.to_string()))?)
+            }
+            SigningAlg::EdDSA => {
+                Pair::EdDsa(Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|e| bad(e.to_string()))?)
             }
         };
         Ok(Self { kid, alg, pair })
@@ -101,6 +121,9 @@ impl Signer {
                         "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
                         "kid": self.kid, "alg": "RS256", "use": "sig" })
             }
+            Pair::EdDsa(p) => json!({ "kty": "OKP", "crv": "Ed25519",
+                "x": URL_SAFE_NO_PAD.encode(p.public_key().as_ref()),
+                "kid": self.kid, "alg": "EdDSA", "use": "sig" }),
         }
     }
 
@@ -123,6 +146,7 @@ impl Signer {
                     .map_err(|_| CoreError::Internal("RS256 signing failed".into()))?;
                 sig
             }
+            Pair::EdDsa(p) => p.sign(out.as_bytes()).as_ref().to_vec(),
         };
         out.push('.');
         out.push_str(&URL_SAFE_NO_PAD.encode(sig));
@@ -138,6 +162,7 @@ fn json_err(e: serde_json::Error) -> CoreError {
 #[derive(Clone, Debug)]
 pub enum Verifier {
     Es256(Vec<u8>),
+    EdDsa(Vec<u8>),
     Rs256 { n: Vec<u8>, e: Vec<u8> },
 }
 
@@ -159,6 +184,9 @@ impl Verifier {
                 n: b64("n")?,
                 e: b64("e")?,
             }),
+            "OKP" if jwk.get("crv").and_then(Value::as_str) == Some("Ed25519") => {
+                Some(Self::EdDsa(b64("x")?))
+            }
             _ => None,
         }
     }
@@ -170,6 +198,9 @@ impl Verifier {
                 .is_ok(),
             Self::Rs256 { n, e } => RsaPublicKeyComponents { n, e }
                 .verify(&RSA_PKCS1_2048_8192_SHA256, message, sig)
+                .is_ok(),
+            Self::EdDsa(x) => UnparsedPublicKey::new(&ED25519, x)
+                .verify(message, sig)
                 .is_ok(),
         }
     }

@@ -7,15 +7,17 @@ use time::OffsetDateTime;
 pub enum SigningAlg {
     RS256,
     ES256,
+    EdDSA,
 }
 
 impl SigningAlg {
-    pub const ALL: [SigningAlg; 2] = [Self::RS256, Self::ES256];
+    pub const ALL: [SigningAlg; 3] = [Self::RS256, Self::ES256, Self::EdDSA];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::RS256 => "RS256",
             Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
         }
     }
 

@@ -586,7 +586,7 @@ async fn key_rotation_keeps_old_tokens_valid() {
         .map(|k| k["kid"].clone())
         .collect();
     assert!(
-        kids.contains(&kid(&old)) && kids.contains(&kid(&new)) && kids.len() == 4,
+        kids.contains(&kid(&old)) && kids.contains(&kid(&new)) && kids.len() == 6,
         "{kids:?}"
     );
     // Not due yet; 30 days after the keys were made, the schedule rotates them.
@@ -610,7 +610,7 @@ async fn key_rotation_keeps_old_tokens_valid() {
         .iter()
         .map(|k| k["kid"].clone())
         .collect();
-    assert!(!kids.contains(&kid(&old)) && kids.len() == 2, "{kids:?}");
+    assert!(!kids.contains(&kid(&old)) && kids.len() == 3, "{kids:?}");
 }
 
 /// prompt=login and max_age force a new sign-in; form_post answers with a form.
@@ -684,7 +684,7 @@ async fn keys_rotate_on_schedule() {
         .await
         .unwrap()
         .expect("due after 30 days");
-    assert_eq!(kids.len(), 2, "one per algorithm");
+    assert_eq!(kids.len(), 3, "one per algorithm");
     assert!(
         tessera_core::oidc::keys::rotate_if_due(app)
             .await

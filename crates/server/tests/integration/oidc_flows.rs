@@ -800,3 +800,75 @@ async fn consent_is_asked_once_remembered_and_revocable() {
         "asked again after revoking"
     );
 }
+
+/// An app may take EdDSA ID tokens; they verify with the Ed25519 key in the JWKS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eddsa_id_tokens_verify_against_the_jwks() {
+    let (server, app) = server_with(
+        Backend::Sqlite,
+        NewApp {
+            name: "Modern".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            id_token_alg: Some("EdDSA".into()),
+            ..NewApp::default()
+        },
+    )
+    .await;
+    let base = server.base_url.clone();
+    let mut b = sign_in(&base).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{base}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
+        app.id,
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        challenge.as_str()
+    );
+    let (_, _, pairs) = authorize(&mut b, &url).await;
+    let code = param(&pairs, "code").unwrap().to_owned();
+    let tokens: Value = post_form(
+        &base,
+        "/token",
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.secret()),
+        ],
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let parts: Vec<&str> = id_token.split('.').collect();
+    let header: Value = serde_json::from_slice(&b64(parts[0])).unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    let jwks: Value = reqwest::get(format!("{base}/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .unwrap();
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["crv"].as_str()),
+        (Some("OKP"), Some("Ed25519"))
+    );
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ED25519,
+        b64(jwk["x"].as_str().unwrap()),
+    )
+    .verify(
+        format!("{}.{}", parts[0], parts[1]).as_bytes(),
+        &b64(parts[2]),
+    )
+    .expect("the EdDSA signature verifies");
+}
