@@ -96,16 +96,20 @@ pub async fn access_token(
 }
 
 /// Everything a user grant issues: access token, ID token (with `openid`), and a new
-/// refresh token in `family` (when the client may refresh).
+/// refresh token in `family` (when the client may refresh). What must be remembered (the
+/// refresh token, the access token's `jti` for revocation) is written in `tx`, so every
+/// grant stores the same things. Returns the response and the refresh family, if any.
+#[allow(clippy::too_many_arguments)]
 pub async fn for_user(
     app: &App,
+    tx: &mut dyn tessera_store::Tx,
     client: &OAuthClient,
     user: &User,
     scope: &Scopes,
     auth: &Authentication,
     nonce: Option<&str>,
     family: Option<(Uuid, OffsetDateTime)>,
-) -> Result<(TokenResponse, Option<RefreshToken>, Option<String>), CoreError> {
+) -> Result<(TokenResponse, Option<Uuid>), CoreError> {
     let now = app.clock.now();
     let at = access_token(
         app,
@@ -179,6 +183,11 @@ pub async fn for_user(
         id_token,
         scope: scope.to_string(),
     };
-    let (record, _) = refresh.map_or((None, None), |(r, s)| (Some(r), Some(s)));
-    Ok((response, record, Some(at.jti)))
+    let family = refresh.as_ref().map(|(r, _)| r.family_id);
+    if let Some((record, _)) = &refresh {
+        tx.insert_refresh_token(record).await?;
+    }
+    tx.record_access_token(&at.jti, family, at.expires_at)
+        .await?;
+    Ok((response, family))
 }

@@ -9,6 +9,7 @@ mod config_errors;
 mod crash;
 mod migrate;
 mod oidc;
+mod oidc_client_auth;
 mod oidc_flows;
 mod portal;
 mod postgres_node;

@@ -13,12 +13,12 @@ use tessera_core::oidc::clients::{NewApp, create_app};
 use tessera_core::setup::{AdminForm, bootstrap_admin};
 use tessera_testkit::{Backend, TestServer};
 
-struct App {
-    id: String,
-    secret: Option<String>,
+pub(crate) struct App {
+    pub(crate) id: String,
+    pub(crate) secret: Option<String>,
 }
 
-async fn server_with(backend: Backend, new: NewApp) -> (TestServer, App) {
+pub(crate) async fn server_with(backend: Backend, new: NewApp) -> (TestServer, App) {
     let server = TestServer::start(backend).await;
     let cli = PlatformAdmin::operator_at_cli();
     bootstrap_admin(
@@ -55,7 +55,12 @@ async fn server_with(backend: Backend, new: NewApp) -> (TestServer, App) {
     (server, app)
 }
 
-fn post_form(base: &str, path: &str, app: &App, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+pub(crate) fn post_form(
+    base: &str,
+    path: &str,
+    app: &App,
+    form: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
     let mut r = reqwest::Client::new().post(format!("{base}{path}"));
     r = match &app.secret {
         Some(s) => r.basic_auth(&app.id, Some(s)),
@@ -151,7 +156,7 @@ struct Bare {
     base: String,
 }
 
-async fn sign_in(base: &str) -> Browser {
+pub(crate) async fn sign_in(base: &str) -> Browser {
     let mut b = Browser::new(base);
     let r = b.sign_in("alice", PASSWORD).await;
     assert_eq!(r.status, 303, "{}", r.body);
@@ -323,7 +328,7 @@ async fn logout_receiver() -> (String, Received) {
     (format!("http://127.0.0.1:{port}/backchannel"), got)
 }
 
-fn b64(s: &str) -> Vec<u8> {
+pub(crate) fn b64(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
@@ -496,158 +501,6 @@ async fn rp_initiated_logout_returns_to_registered_addresses_only() {
     assert_eq!(b.get("/admin").await.status, 303, "signed out");
 }
 
-/// An ES256 key pair made with aws-lc-rs, and its public JWK.
-fn client_key() -> (aws_lc_rs::signature::EcdsaKeyPair, Value) {
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-    use base64::Engine;
-    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
-    let point = pair.public_key().as_ref().to_vec();
-    let enc = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let jwk = serde_json::json!({ "kty": "EC", "crv": "P-256", "x": enc(&point[1..33]), "y": enc(&point[33..65]), "kid": "app-key-1", "use": "sig" });
-    (pair, jwk)
-}
-
-fn assertion(pair: &aws_lc_rs::signature::EcdsaKeyPair, claims: &Value) -> String {
-    use base64::Engine;
-    let enc = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let header = serde_json::json!({ "alg": "ES256", "kid": "app-key-1", "typ": "JWT" });
-    let signing_input = format!(
-        "{}.{}",
-        enc(header.to_string().as_bytes()),
-        enc(claims.to_string().as_bytes())
-    );
-    let sig = pair
-        .sign(
-            &aws_lc_rs::rand::SystemRandom::new(),
-            signing_input.as_bytes(),
-        )
-        .unwrap();
-    format!("{signing_input}.{}", enc(sig.as_ref()))
-}
-
-async fn with_assertion(base: &str, client_id: &str, token: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
-/// private_key_jwt (RFC 7523): a signed assertion authenticates once; replays, expired
-/// assertions, foreign audiences and secrets are refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn private_key_jwt_authenticates_once_per_assertion() {
-    let (pair, jwk) = client_key();
-    let (server, app) = server_with(
-        Backend::Sqlite,
-        NewApp {
-            name: "Signer".into(),
-            grant_types: vec!["client_credentials".into()],
-            scopes: vec!["reports.read".into()],
-            jwks: Some(serde_json::json!({ "keys": [jwk.clone()] }).to_string()),
-            ..NewApp::default()
-        },
-    )
-    .await;
-    assert!(
-        app.secret.is_none(),
-        "no secret for a key-authenticated app"
-    );
-    let base = server.base_url.clone();
-    let now = server.clock_now();
-    let claims = |jti: &str, aud: &str, exp: i64| serde_json::json!({ "iss": app.id, "sub": app.id, "aud": aud, "jti": jti, "exp": exp, "iat": now });
-    let good = assertion(&pair, &claims("a-1", &format!("{base}/token"), now + 60));
-    let (s, body) = with_assertion(&base, &app.id, &good).await;
-    assert_eq!(s, 200, "{body}");
-    assert_eq!(body["scope"], "reports.read");
-    let (s, body) = with_assertion(&base, &app.id, &good).await;
-    assert_eq!(
-        (s, body["error"].as_str()),
-        (401, Some("invalid_client")),
-        "a replayed assertion"
-    );
-    for (label, token) in [
-        ("expired", assertion(&pair, &claims("a-2", &base, now - 1))),
-        (
-            "too long-lived",
-            assertion(&pair, &claims("a-3", &base, now + 3600)),
-        ),
-        (
-            "foreign audience",
-            assertion(
-                &pair,
-                &claims("a-4", "https://other.example/token", now + 60),
-            ),
-        ),
-        (
-            "another key",
-            assertion(&client_key().0, &claims("a-5", &base, now + 60)),
-        ),
-    ] {
-        let (s, _) = with_assertion(&base, &app.id, &token).await;
-        assert_eq!(s, 401, "{label}");
-    }
-    // The issuer itself is an acceptable audience.
-    let (s, _) = with_assertion(
-        &base,
-        &app.id,
-        &assertion(&pair, &claims("a-6", &base, now + 60)),
-    )
-    .await;
-    assert_eq!(s, 200);
-    // A secret is no way in for this app.
-    let r = reqwest::Client::new()
-        .post(format!("{base}/token"))
-        .basic_auth(&app.id, Some("guess"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-}
-
-/// The same with keys fetched from the app's JWKS URI.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn private_key_jwt_with_a_jwks_uri() {
-    let (pair, jwk) = client_key();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let doc = serde_json::json!({ "keys": [jwk] });
-    let router = axum::Router::new().route(
-        "/jwks",
-        axum::routing::get(move || async move { axum::Json(doc.clone()) }),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let (server, app) = server_with(
-        Backend::Sqlite,
-        NewApp {
-            name: "Remote keys".into(),
-            grant_types: vec!["client_credentials".into()],
-            jwks_uri: Some(format!("http://127.0.0.1:{port}/jwks")),
-            ..NewApp::default()
-        },
-    )
-    .await;
-    let base = server.base_url.clone();
-    let now = server.clock_now();
-    let token = assertion(
-        &pair,
-        &serde_json::json!({ "iss": app.id, "sub": app.id, "aud": base, "jti": "r-1", "exp": now + 60 }),
-    );
-    let (s, body) = with_assertion(&base, &app.id, &token).await;
-    assert_eq!(s, 200, "{body}");
-}
-
 /// Consent: an app that requires it asks once (per scope set), prompt=none answers
 /// consent_required, refusing is access_denied, and the user can take it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -799,76 +652,4 @@ async fn consent_is_asked_once_remembered_and_revocable() {
         200,
         "asked again after revoking"
     );
-}
-
-/// An app may take EdDSA ID tokens; they verify with the Ed25519 key in the JWKS.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eddsa_id_tokens_verify_against_the_jwks() {
-    let (server, app) = server_with(
-        Backend::Sqlite,
-        NewApp {
-            name: "Modern".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            id_token_alg: Some("EdDSA".into()),
-            ..NewApp::default()
-        },
-    )
-    .await;
-    let base = server.base_url.clone();
-    let mut b = sign_in(&base).await;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let url = format!(
-        "{base}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
-        app.id,
-        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
-        challenge.as_str()
-    );
-    let (_, _, pairs) = authorize(&mut b, &url).await;
-    let code = param(&pairs, "code").unwrap().to_owned();
-    let tokens: Value = post_form(
-        &base,
-        "/token",
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier.secret()),
-        ],
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let id_token = tokens["id_token"].as_str().unwrap();
-    let parts: Vec<&str> = id_token.split('.').collect();
-    let header: Value = serde_json::from_slice(&b64(parts[0])).unwrap();
-    assert_eq!(header["alg"], "EdDSA");
-    let jwks: Value = reqwest::get(format!("{base}/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-        .unwrap();
-    assert_eq!(
-        (jwk["kty"].as_str(), jwk["crv"].as_str()),
-        (Some("OKP"), Some("Ed25519"))
-    );
-    aws_lc_rs::signature::UnparsedPublicKey::new(
-        &aws_lc_rs::signature::ED25519,
-        b64(jwk["x"].as_str().unwrap()),
-    )
-    .verify(
-        format!("{}.{}", parts[0], parts[1]).as_bytes(),
-        &b64(parts[2]),
-    )
-    .expect("the EdDSA signature verifies");
 }

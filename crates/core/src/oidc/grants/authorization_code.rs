@@ -76,8 +76,9 @@ pub async fn exchange(
         .filter(|u| u.state.may_sign_in())
         .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
     let scope = Scopes::parse(&redeemed.scope).unwrap_or_default();
-    let (response, refresh, jti) = tokens::for_user(
+    let (response, family) = tokens::for_user(
         app,
+        tx.as_mut(),
         client,
         &user,
         &scope,
@@ -86,18 +87,8 @@ pub async fn exchange(
         None,
     )
     .await?;
-    let family = refresh.as_ref().map(|r| r.family_id);
-    if let Some(r) = &refresh {
-        tx.insert_refresh_token(r).await?;
-        tx.link_code_to_family(&hash, r.family_id).await?;
-    }
-    if let Some(jti) = jti {
-        tx.record_access_token(
-            &jti,
-            family,
-            now + time::Duration::seconds(client.access_token_ttl_secs),
-        )
-        .await?;
+    if let Some(f) = family {
+        tx.link_code_to_family(&hash, f).await?;
     }
     app.audit(
         tx.as_mut(),

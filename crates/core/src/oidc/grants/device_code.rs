@@ -65,20 +65,8 @@ pub async fn exchange(
         .filter(|u| u.state.may_sign_in())
         .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
     let scope = Scopes::parse(&grant.scope).unwrap_or_default();
-    let (response, refresh, jti) =
-        tokens::for_user(app, client, &user, &scope, &auth, None, None).await?;
-    let family = refresh.as_ref().map(|r| r.family_id);
-    if let Some(r) = &refresh {
-        tx.insert_refresh_token(r).await?;
-    }
-    if let Some(jti) = jti {
-        tx.record_access_token(
-            &jti,
-            family,
-            now + time::Duration::seconds(client.access_token_ttl_secs),
-        )
-        .await?;
-    }
+    let (response, _) =
+        tokens::for_user(app, tx.as_mut(), client, &user, &scope, &auth, None, None).await?;
     app.audit(
         tx.as_mut(),
         AuditEvent::new(

@@ -82,8 +82,9 @@ pub async fn exchange(
         .await?
         .filter(|u| u.state.may_sign_in())
         .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
-    let (response, refresh, jti) = tokens::for_user(
+    let (response, _) = tokens::for_user(
         app,
+        tx.as_mut(),
         client,
         &user,
         &scope,
@@ -92,17 +93,6 @@ pub async fn exchange(
         Some((old.family_id, old.family_expires_at)),
     )
     .await?;
-    if let Some(r) = &refresh {
-        tx.insert_refresh_token(r).await?;
-    }
-    if let Some(jti) = jti {
-        tx.record_access_token(
-            &jti,
-            Some(old.family_id),
-            now + time::Duration::seconds(client.access_token_ttl_secs),
-        )
-        .await?;
-    }
     tx.commit().await?;
     Ok(response)
 }
