@@ -210,6 +210,7 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             jwks_file,
             jwks_uri,
             consent_required,
+            resources,
         }) => {
             let jwks = match jwks_file {
                 Some(path) => Some(
@@ -232,6 +233,7 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
                 jwks,
                 jwks_uri,
                 consent_required,
+                resources,
             };
             let created = clients::create_app(app, &cap, new).await.map_err(explain)?;
             let c = &created.client;

@@ -152,6 +152,9 @@ pub enum AppCommand {
         /// Ask users for consent before the first sign-in (third-party apps).
         #[arg(long)]
         consent_required: bool,
+        /// A resource (RFC 8707 URI) client_credentials tokens may be issued for; repeat.
+        #[arg(long = "resource")]
+        resources: Vec<String>,
     },
     /// List apps.
     List,

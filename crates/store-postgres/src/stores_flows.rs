@@ -236,6 +236,16 @@ impl SessionClientStore for PostgresTx {
         sid: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
+        sqlx::query(
+            "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, $1) WHERE family_id IN \
+             (SELECT family_id FROM refresh_tokens WHERE sid = $2 \
+              AND (' ' || scope || ' ') NOT LIKE '% offline_access %')",
+        )
+        .bind(to_unix(now))
+        .bind(sid.to_owned())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         let done = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 WHERE sid = $2 AND revoked_at IS NULL \
              AND (' ' || scope || ' ') NOT LIKE '% offline_access %'",

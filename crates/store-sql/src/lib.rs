@@ -280,6 +280,7 @@ pub struct ClientRow {
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
     pub consent_required: bool,
+    pub allowed_resources: String,
     pub created_at: i64,
 }
 
@@ -311,6 +312,7 @@ impl TryFrom<ClientRow> for OAuthClient {
             jwks: r.jwks,
             jwks_uri: r.jwks_uri,
             consent_required: r.consent_required,
+            allowed_resources: split(&r.allowed_resources),
             created_at: from_unix(r.created_at),
         })
     }
@@ -423,7 +425,7 @@ impl TryFrom<RefreshRow> for RefreshToken {
 #[macro_export]
 macro_rules! client_columns {
     () => {
-        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, require_par, post_logout_redirect_uris, backchannel_logout_uri, jwks, jwks_uri, consent_required, created_at"
+        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, require_par, post_logout_redirect_uris, backchannel_logout_uri, jwks, jwks_uri, consent_required, allowed_resources, created_at"
     };
 }
 #[macro_export]

@@ -231,6 +231,16 @@ impl SessionClientStore for SqliteTx {
         sid: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
+        sqlx::query(
+            "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, ?) WHERE family_id IN \
+             (SELECT family_id FROM refresh_tokens WHERE sid = ? \
+              AND (' ' || scope || ' ') NOT LIKE '% offline_access %')",
+        )
+        .bind(to_unix(now))
+        .bind(sid.to_owned())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         let done = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL \
              AND (' ' || scope || ' ') NOT LIKE '% offline_access %'",

@@ -23,7 +23,7 @@ impl ClientStore for SqliteTx {
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(c.id.as_uuid())
         .bind(c.tenant_id.as_uuid())
@@ -43,6 +43,7 @@ impl ClientStore for SqliteTx {
         .bind(c.jwks.clone())
         .bind(c.jwks_uri.clone())
         .bind(c.consent_required)
+        .bind(join(&c.allowed_resources))
         .bind(to_unix(c.created_at))
         .execute(self.handle.conn())
         .await
@@ -288,6 +289,13 @@ impl GrantStore for SqliteTx {
     }
 
     async fn insert_refresh_token(&mut self, t: &RefreshToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO refresh_families (family_id) VALUES (?) ON CONFLICT (family_id) DO NOTHING",
+        )
+        .bind(t.family_id)
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         sqlx::query(concat!(
             "INSERT INTO refresh_tokens (",
             refresh_columns!(),
@@ -327,7 +335,22 @@ impl GrantStore for SqliteTx {
         .await
         .map_err(db_err)?;
         if let Some(row) = fresh {
-            return Ok(RefreshUse::Fresh(RefreshToken::try_from(row)?));
+            let token = RefreshToken::try_from(row)?;
+            // The family's flag, read under a share lock: a concurrent revocation either
+            // lands first (and we refuse) or waits for this rotation and then covers the
+            // token it issues, whose family row it updates.
+            let revoked: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT revoked_at FROM refresh_families WHERE family_id = ?")
+                    .bind(token.family_id)
+                    .fetch_optional(self.handle.conn())
+                    .await
+                    .map_err(db_err)?;
+            if revoked.flatten().is_some() {
+                return Ok(RefreshUse::Reused {
+                    family: token.family_id,
+                });
+            }
+            return Ok(RefreshUse::Fresh(token));
         }
         let seen: Option<(Uuid, Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT family_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = ?",
@@ -362,6 +385,15 @@ impl GrantStore for SqliteTx {
         family: Uuid,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO refresh_families (family_id, revoked_at) VALUES (?, ?) \
+             ON CONFLICT (family_id) DO UPDATE SET revoked_at = COALESCE(refresh_families.revoked_at, excluded.revoked_at)",
+        )
+        .bind(family)
+        .bind(to_unix(now))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
         )
@@ -414,13 +446,19 @@ impl GrantStore for SqliteTx {
     }
 
     async fn access_token_revoked(&mut self, jti: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM revoked_access_tokens WHERE jti = ?")
-                .bind(jti.to_owned())
-                .fetch_optional(self.handle.conn())
-                .await
-                .map_err(db_err)?;
-        Ok(found.is_some())
+        // Revoked by itself, or through its refresh family (which also covers tokens a
+        // concurrent revocation did not copy).
+        let revoked: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ?) \
+             OR EXISTS (SELECT 1 FROM issued_access_tokens i JOIN refresh_families f ON f.family_id = i.family_id \
+                        WHERE i.jti = ? AND f.revoked_at IS NOT NULL)",
+        )
+        .bind(jti.to_owned())
+        .bind(jti.to_owned())
+        .fetch_one(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(revoked)
     }
 }
 
@@ -483,6 +521,16 @@ impl tessera_store::ConsentStore for SqliteTx {
             .execute(self.handle.conn())
             .await
             .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, ?) WHERE family_id IN \
+             (SELECT family_id FROM refresh_tokens WHERE user_id = ? AND client = ?)",
+        )
+        .bind(to_unix(now))
+        .bind(user.as_uuid())
+        .bind(client.as_uuid())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         Ok(gone.rows_affected() == 1)
     }
 

@@ -46,6 +46,7 @@ fn client(n: u32, tenant: TenantId) -> OAuthClient {
         jwks: (n == 2).then(|| r#"{"keys":[]}"#.into()),
         jwks_uri: None,
         consent_required: n == 2,
+        allowed_resources: vec!["https://reports.example.gov.sg/".into()],
         created_at: t(n.into()),
     }
 }
@@ -287,6 +288,9 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes(db: Arc<dyn Database>) {
     tx.record_access_token("at-1", Some(family), t(300))
         .await
         .unwrap();
+    tx.record_access_token("unrelated", Some(Uuid::from_u128(8_888)), t(300))
+        .await
+        .unwrap();
     tx.record_access_token("at-old", Some(family), t(10))
         .await
         .unwrap();
@@ -321,8 +325,8 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes(db: Arc<dyn Database>) {
         "family revocation revokes its access tokens"
     );
     assert!(
-        !tx.access_token_revoked("at-old").await.unwrap(),
-        "expired ones need no entry"
+        !tx.access_token_revoked("unrelated").await.unwrap(),
+        "only that family's tokens"
     );
     assert!(matches!(
         tx.use_refresh_token(&SecretHash::of("rt-2"), t(21))

@@ -41,11 +41,15 @@ fn oauth_response(e: OAuthError) -> Response {
         ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
         ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     };
     let challenge = match e.code {
         ErrorCode::InvalidClient => Some(HeaderValue::from_static("Basic realm=\"tessera\"")),
         ErrorCode::InvalidToken => Some(HeaderValue::from_static("Bearer error=\"invalid_token\"")),
+        ErrorCode::InsufficientScope => Some(HeaderValue::from_static(
+            "Bearer error=\"insufficient_scope\", scope=\"openid\"",
+        )),
         _ => None,
     };
     let body = ErrorResponse {

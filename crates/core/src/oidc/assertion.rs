@@ -23,11 +23,24 @@ fn unverified_claims(token: &str) -> Option<Value> {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
 }
 
-async fn client_keys(client: &OAuthClient) -> Option<Value> {
+/// Fetched client key sets, kept a few minutes so assertions do not each cost a fetch.
+static FETCHED: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<String, (i64, Value)>>,
+> = std::sync::OnceLock::new();
+const FETCHED_TTL_SECS: i64 = 300;
+
+async fn client_keys(app: &App, client: &OAuthClient) -> Option<Value> {
     if let Some(doc) = &client.jwks {
         return serde_json::from_str(doc).ok();
     }
     let uri = client.jwks_uri.as_deref()?;
+    let now = app.clock.now().unix_timestamp();
+    let cache = FETCHED.get_or_init(Default::default);
+    if let Some((at, doc)) = cache.lock().ok()?.get(uri)
+        && now - at < FETCHED_TTL_SECS
+    {
+        return Some(doc.clone());
+    }
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
@@ -38,30 +51,21 @@ async fn client_keys(client: &OAuthClient) -> Option<Value> {
         tracing::warn!(client = %client.client_id, status = %response.status(), "client JWKS fetch failed");
         return None;
     }
-    response.json().await.ok()
+    let doc: Value = response.json().await.ok()?;
+    if let Ok(mut c) = cache.lock() {
+        c.insert(uri.to_owned(), (now, doc.clone()));
+    }
+    Some(doc)
 }
 
-/// The audiences an assertion may name: the issuer, or any of our endpoints that accept
-/// client authentication.
+/// The audience must be the issuer itself, as a single string (or the token endpoint, for
+/// clients written to RFC 7523's older advice). Arrays and other endpoints are refused: a
+/// client that trusts a second, malicious server could otherwise be made to sign an
+/// assertion that the other server replays here (the 2025 audience-injection disclosure;
+/// draft-ietf-oauth-rfc7523bis).
 fn audience_ok(app: &App, claims: &Value) -> bool {
     let iss = &app.settings.issuer;
-    let ours = |a: &str| {
-        a == iss
-            || [
-                "/token",
-                "/par",
-                "/introspect",
-                "/revoke",
-                "/device_authorization",
-            ]
-            .iter()
-            .any(|p| a == format!("{iss}{p}"))
-    };
-    match claims.get("aud") {
-        Some(Value::String(a)) => ours(a),
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(ours),
-        _ => false,
-    }
+    matches!(claims.get("aud"), Some(Value::String(a)) if a == iss || *a == format!("{iss}/token"))
 }
 
 pub async fn authenticate(
@@ -89,13 +93,13 @@ pub async fn authenticate(
     if !client.uses_private_key_jwt() {
         return Err(invalid());
     }
-    let keys = client_keys(&client).await.ok_or_else(invalid)?;
+    let keys = client_keys(app, &client).await.ok_or_else(invalid)?;
     let verified = jws::verify(assertion, |kid, alg| {
         keys.get("keys")?.as_array()?.iter().find_map(|k| {
-            let kid_ok = k
-                .get("kid")
-                .and_then(Value::as_str)
-                .is_none_or(|k| k == kid);
+            let kid_ok = kid.is_empty()
+                || k.get("kid")
+                    .and_then(Value::as_str)
+                    .is_none_or(|k| k == kid);
             let alg_ok = k
                 .get("alg")
                 .and_then(Value::as_str)
@@ -119,7 +123,12 @@ pub async fn authenticate(
         .and_then(Value::as_str)
         .filter(|j| !j.is_empty() && j.len() <= 256)
         .ok_or_else(invalid)?;
-    if exp <= now || exp > now + MAX_LIFETIME_SECS || !audience_ok(app, &c) {
+    // RFC 7523 §3: an assertion that is not yet valid is refused too.
+    let not_yet = c
+        .get("nbf")
+        .and_then(Value::as_i64)
+        .is_some_and(|nbf| nbf > now + 5);
+    if exp <= now || exp > now + MAX_LIFETIME_SECS || not_yet || !audience_ok(app, &c) {
         return Err(invalid());
     }
     let mut tx = app.db.begin().await?;

@@ -31,6 +31,9 @@ pub struct AuthorizeParams {
     pub response_mode: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    /// Set by Tessera on the way back from a forced sign-in (Unix seconds): only a session
+    /// that began at or after it satisfies `prompt=login` or `max_age`.
+    pub auth_after: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +80,8 @@ pub struct Validated {
     pub login_hint: Option<String>,
     /// Set when the parameters came from a pushed request (spent with the code).
     pub pushed: Option<SecretHash>,
+    /// Re-authentication must have happened at or after this instant.
+    pub auth_after: Option<time::OffsetDateTime>,
 }
 
 fn reply(
@@ -157,7 +162,15 @@ pub async fn validate(app: &App, p: &AuthorizeParams) -> Result<Validated, Refus
             ),
         ));
     }
-    validate_params(app, &stored, Some(hash), false).await
+    let mut v = validate_params(app, &stored, Some(hash), false).await?;
+    // The re-authentication floor comes from the browser's return trip only (a pushed
+    // request cannot set it), and is never earlier than the push itself.
+    v.auth_after = p
+        .auth_after
+        .as_deref()
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(|t| tessera_domain::clock::from_unix(t).max(pushed.created_at));
+    Ok(v)
 }
 
 /// Validates the parameters themselves. `pushing` is set by the PAR endpoint, which
@@ -204,7 +217,7 @@ pub async fn validate_params(
                 client.name
             )));
         }
-        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        // Required by OIDC Core §3.1.2.1, and needed to match it again at /token.
         None => {
             return Err(Refusal::Page(
                 "The request does not say where to return to (redirect_uri).".into(),
@@ -324,6 +337,11 @@ pub async fn validate_params(
         max_age,
         login_hint: p.login_hint.clone(),
         pushed,
+        auth_after: p
+            .auth_after
+            .as_deref()
+            .and_then(|s| s.parse::<i64>().ok())
+            .map(tessera_domain::clock::from_unix),
     })
 }
 
@@ -348,8 +366,11 @@ pub fn check_session(app: &App, v: &Validated, who: Option<&SignedIn>) -> Sessio
         };
     };
     let age = (app.clock.now() - who.session.created_at).whole_seconds();
-    let too_old = v.max_age.is_some_and(|m| age > m);
-    let forced = v.prompt.iter().any(|p| p == "login");
+    // A session that began after Tessera sent the user to sign in again settles both
+    // demands; `prompt=login` without that proof always asks.
+    let reauthenticated = v.auth_after.is_some_and(|t| who.session.created_at >= t);
+    let too_old = v.max_age.is_some_and(|m| age > m) && !reauthenticated;
+    let forced = v.prompt.iter().any(|p| p == "login") && !reauthenticated;
     match (too_old || forced, silent) {
         (false, _) => SessionCheck::Proceed,
         (true, true) => SessionCheck::LoginRequired,

@@ -37,6 +37,8 @@ pub struct NewApp {
     pub jwks_uri: Option<String>,
     /// Ask users before the first sign-in (third-party apps).
     pub consent_required: bool,
+    /// Resources (RFC 8707) client_credentials tokens may be issued for.
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -107,6 +109,14 @@ pub async fn create_app(
         });
         if let Err(m) = checked {
             errors.add("backchannel_logout_uri", m);
+        }
+    }
+    for r in &new.resources {
+        if !url::Url::parse(r).is_ok_and(|u| u.fragment().is_none() && u.has_host()) {
+            errors.add(
+                "resource",
+                format!("{r:?} must be an absolute URI without a fragment (RFC 8707)."),
+            );
         }
     }
     if let Some(doc) = &new.jwks {
@@ -185,6 +195,7 @@ pub async fn create_app(
         jwks: new.jwks,
         jwks_uri: new.jwks_uri,
         consent_required: new.consent_required,
+        allowed_resources: new.resources,
         created_at: now,
     };
     tx.insert_client(&client).await?;

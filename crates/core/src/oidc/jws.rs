@@ -230,7 +230,8 @@ pub fn verify(token: &str, lookup: impl Fn(&str, &str) -> Option<Verifier>) -> O
     }
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
     let alg = header.get("alg")?.as_str()?;
-    let kid = header.get("kid")?.as_str()?;
+    // A kid is optional (RFC 7515); keys are then matched by algorithm alone.
+    let kid = header.get("kid").and_then(Value::as_str).unwrap_or("");
     let verifier = lookup(kid, alg)?;
     let signature = URL_SAFE_NO_PAD.decode(s).ok()?;
     let signed_len = h.len() + 1 + p.len();
@@ -246,9 +247,15 @@ pub fn verify(token: &str, lookup: impl Fn(&str, &str) -> Option<Verifier>) -> O
 }
 
 /// `at_hash` (OIDC Core §3.1.3.6): the left half of the SHA-256 of the access token.
-pub fn at_hash(access_token: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
+/// The hash follows the ID token's algorithm: SHA-256 for RS256/ES256, SHA-512 for EdDSA
+/// with Ed25519 (the convention of OIDC client libraries).
+pub fn at_hash(access_token: &str, alg: SigningAlg) -> String {
+    let (algorithm, half) = match alg {
+        SigningAlg::RS256 | SigningAlg::ES256 => (&aws_lc_rs::digest::SHA256, 16),
+        SigningAlg::EdDSA => (&aws_lc_rs::digest::SHA512, 32),
+    };
+    let d = aws_lc_rs::digest::digest(algorithm, access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&d.as_ref()[..half])
 }
 
 #[cfg(test)]
@@ -289,7 +296,10 @@ mod tests {
     fn at_hash_matches_the_oidc_example() {
         // OIDC Core A.3's example token and its at_hash.
         assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            at_hash(
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y",
+                SigningAlg::RS256
+            ),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
     }

@@ -25,25 +25,43 @@ pub async fn return_address(app: &App, p: &EndSessionParams) -> Result<Option<St
     // The client is named by client_id, or by the audience of an ID token we issued
     // (expired is fine: it only identifies the client).
     let from_hint = match p.id_token_hint.as_deref() {
-        Some(t) => keys::verify(app, t)
-            .await
-            .map_err(|e| e.to_string())?
-            .and_then(|v| {
-                v.claims
-                    .get("aud")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            }),
+        Some(t) => {
+            let verified = keys::verify(app, t).await.map_err(|e| {
+                tracing::error!(error = %e, "logout: cannot check the id_token_hint");
+                "Tessera could not check this request. Try again in a moment.".to_owned()
+            })?;
+            // Only an ID token we issued names the client (typ JWT, our iss).
+            let v = verified
+                .filter(|v| v.typ.as_deref() == Some("JWT"))
+                .filter(|v| {
+                    v.claims.get("iss").and_then(Value::as_str)
+                        == Some(app.settings.issuer.as_str())
+                })
+                .ok_or("The id_token_hint is not an ID token from this Tessera.")?;
+            v.claims
+                .get("aud")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }
         None => None,
     };
+    if let (Some(given), Some(hinted)) = (&p.client_id, &from_hint)
+        && given != hinted
+    {
+        return Err("The client_id does not match the id_token_hint.".into());
+    }
     let client_id = p.client_id.clone().or(from_hint).ok_or(
         "The request does not say which application is asking (client_id or id_token_hint).",
     )?;
-    let mut r = app.db.read().await.map_err(|e| e.to_string())?;
+    let unavailable = |e: tessera_store::StoreError| {
+        tracing::error!(error = %e, "logout: database");
+        "Tessera could not check this request. Try again in a moment.".to_owned()
+    };
+    let mut r = app.db.read().await.map_err(unavailable)?;
     let client = r
         .client_by_client_id(&client_id)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(unavailable)?
         .ok_or("The application that sent you here is not registered with Tessera.")?;
     if !client.post_logout_redirect_uris.iter().any(|u| u == uri) {
         return Err(format!(

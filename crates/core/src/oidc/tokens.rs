@@ -133,7 +133,7 @@ pub async fn for_user(
             ("acr", json!(auth.acr)),
             ("amr", json!(auth.amr)),
             ("sid", json!(auth.sid)),
-            ("at_hash", json!(at_hash(&at.token))),
+            ("at_hash", json!(at_hash(&at.token, client.id_token_alg))),
         ] {
             claims.insert(k.into(), v);
         }

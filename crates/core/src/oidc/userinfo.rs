@@ -43,8 +43,9 @@ pub async fn userinfo(app: &App, bearer: Option<&str>) -> Result<Value, OidcErro
     let scope = Scopes::parse(claims.get("scope").and_then(Value::as_str).unwrap_or(""))
         .unwrap_or_default();
     if !scope.contains("openid") {
+        // RFC 6750 §3.1: a valid token without the needed scope.
         return Err(OAuthError::new(
-            ErrorCode::InvalidToken,
+            ErrorCode::InsufficientScope,
             "the access token was not issued with the openid scope",
         )
         .into());

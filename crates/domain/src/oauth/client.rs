@@ -102,6 +102,8 @@ pub struct OAuthClient {
     pub jwks_uri: Option<String>,
     /// Ask the user before the first sign-in (third-party apps); first-party apps skip it.
     pub consent_required: bool,
+    /// Resources (RFC 8707) client_credentials tokens may be issued for.
+    pub allowed_resources: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }

@@ -202,6 +202,20 @@ async fn client_credentials_introspect_revoke(backend: Backend) {
     assert_eq!(claims["client_id"], w.machine_id.as_str());
     assert_eq!(claims["sub"], w.machine_id.as_str());
 
+    // A machine token has no openid scope: userinfo says so (RFC 6750 §3.1).
+    let r = reqwest::Client::new()
+        .get(format!("{}/userinfo", w.server.base_url))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
     let (s, i) = form_post(&w, "/introspect", machine, &[("token", at.as_str())]).await;
     assert_eq!((s, i["active"].as_bool()), (200, Some(true)), "{i}");
     assert_eq!(i["scope"], "reports.read");
@@ -518,9 +532,9 @@ async fn every_error_path_has_its_rfc_code() {
             machine,
             vec![
                 ("grant_type", "client_credentials"),
-                ("resource", "not a uri"),
+                ("resource", "https://payroll.example.gov.sg/"),
             ],
-            "invalid_request",
+            "invalid_target",
         ),
         (machine, vec![("code", "x")], "invalid_request"),
     ] {
@@ -628,16 +642,103 @@ async fn reauthentication_and_form_post() {
             location.starts_with("/signin?next=") && location.contains("reauth=1"),
             "{location}"
         );
-        assert!(
-            !location.contains("prompt%3Dlogin"),
-            "the return trip must not demand sign-in again"
-        );
+        assert!(location.contains("auth_after%3D"), "{location}");
         let page = b.get(&location).await;
         assert_eq!(
             page.status, 200,
             "the sign-in form is shown although a session exists"
         );
+        // Opening the return address by hand, without signing in again, gets no code.
+        let next: String =
+            url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+                .find(|(k, _)| k == "next")
+                .map(|(_, v)| v.into_owned())
+                .unwrap();
+        w.server.clock.advance(time::Duration::seconds(1));
+        let skipped = b.get(&next).await;
+        assert!(
+            skipped
+                .location
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("/signin"),
+            "{:?}",
+            skipped.location
+        );
+        // Signing in again satisfies it: the fresh session began after `auth_after`.
+        let again = b
+            .post(
+                "/signin",
+                &[
+                    ("username", "alice"),
+                    ("password", crate::support::PASSWORD),
+                    ("next", next.as_str()),
+                ],
+            )
+            .await;
+        let back = again.location.unwrap();
+        let done = b.get(&back).await;
+        let redirect = done.location.unwrap_or_default();
+        assert!(
+            redirect.starts_with(REDIRECT) && redirect.contains("code="),
+            "{extra}: {redirect}"
+        );
     }
+    // PAR with prompt=login: one sign-in, no loop.
+    w.server.clock.advance(time::Duration::seconds(2));
+    let pushed: Value = reqwest::Client::new()
+        .post(format!("{}/par", w.server.base_url))
+        .basic_auth(&w.client_id, Some(&w.client_secret))
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("prompt", "login"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    w.server.clock.advance(time::Duration::seconds(2));
+    let by_ref = format!(
+        "/authorize?client_id={}&request_uri={}",
+        w.client_id,
+        urlencode(pushed["request_uri"].as_str().unwrap())
+    );
+    let first = b.get(&by_ref).await.location.unwrap();
+    assert!(first.starts_with("/signin"), "{first}");
+    let next: String = url::form_urlencoded::parse(first.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    // A forged floor before the push does not let the old session through.
+    let forged = next.replace("auth_after=", "auth_after=0&ignored=");
+    assert!(
+        b.get(&forged)
+            .await
+            .location
+            .unwrap()
+            .starts_with("/signin")
+    );
+    let again = b
+        .post(
+            "/signin",
+            &[
+                ("username", "alice"),
+                ("password", crate::support::PASSWORD),
+                ("next", next.as_str()),
+            ],
+        )
+        .await;
+    let done = b.get(&again.location.unwrap()).await;
+    assert!(
+        done.location.unwrap_or_default().contains("code="),
+        "PAR + prompt=login completes after one sign-in"
+    );
     let url = auth_url(&w, "&response_mode=form_post", &challenge);
     let path = url
         .split_once("/authorize")

@@ -109,6 +109,22 @@ async fn private_key_jwt_authenticates_once_per_assertion() {
         let (s, _) = with_assertion(&base, &app.id, &token).await;
         assert_eq!(s, 401, "{label}");
     }
+    // An array, even one naming the issuer, and our other endpoints are refused: only
+    // the issuer (or the token endpoint) as a single string.
+    let arr = serde_json::json!({ "iss": app.id, "sub": app.id, "aud": [base.clone()], "jti": "a-7", "exp": now + 60 });
+    assert_eq!(
+        with_assertion(&base, &app.id, &assertion(&pair, &arr))
+            .await
+            .0,
+        401,
+        "aud array"
+    );
+    let par_aud = assertion(&pair, &claims("a-8", &format!("{base}/par"), now + 60));
+    assert_eq!(
+        with_assertion(&base, &app.id, &par_aud).await.0,
+        401,
+        "another endpoint as aud"
+    );
     // The issuer itself is an acceptable audience.
     let (s, _) = with_assertion(
         &base,

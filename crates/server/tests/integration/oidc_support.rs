@@ -76,6 +76,7 @@ pub async fn world(backend: Backend) -> World {
             name: "Reports job".into(),
             grant_types: vec!["client_credentials".into()],
             scopes: vec!["reports.read".into(), "reports.write".into()],
+            resources: vec!["https://reports.example.gov.sg/".into()],
             ..NewApp::default()
         },
     )

@@ -14,7 +14,7 @@ use minijinja::context;
 use serde::Deserialize;
 use tessera_core::account::{allowed_apps, revoke_app};
 use tessera_core::oidc::authorize::{
-    AuthorizeParams, Refusal, decide_consent, issue_code, validate,
+    AuthorizeParams, Refusal, SessionCheck, check_session, decide_consent, issue_code, validate,
 };
 
 pub fn router() -> Router<WebState> {
@@ -44,6 +44,12 @@ async fn decide(
         Err(Refusal::Page(_)) => return Err(WebError::NotFound),
         Err(Refusal::Core(e)) => return Err(e.into()),
     };
+    // The consent form can be replayed: the session must still satisfy the request.
+    if check_session(app, &v, Some(&who)) != SessionCheck::Proceed {
+        return Err(WebError::SignInRequired {
+            next: String::new(),
+        });
+    }
     match decide_consent(app, &v, &who, d.decision == "allow").await? {
         Some(refused) => send_reply(&state, refused),
         None => send_reply(&state, issue_code(app, &v, &who).await?),

@@ -97,11 +97,18 @@ async fn submit(
     State(state): State<WebState>,
     ClientIp(ip): ClientIp,
     jar: CookieJar,
+    previous: Option<Session>,
     Form(c): Form<Credentials>,
 ) -> Result<Response, WebError> {
     let next = safe_next(&c.next).unwrap_or("").to_owned();
-    match sign_in(&state.app, &c.username, &c.password, ip).await {
+    match sign_in(&state.app, &c.username, &c.password, ip.clone()).await {
         Ok((secret, user)) => {
+            // The new session replaces the old one: end it properly, so a copy of the old
+            // cookie dies and the apps it reached hear of it.
+            if let Some(Session(old)) = previous {
+                sign_out(&state.app, &old, ip).await?;
+                state.wake_outbox();
+            }
             let cookie = Cookie::build((state.session_cookie_name(), secret.expose().to_owned()))
                 .path("/")
                 .http_only(true)

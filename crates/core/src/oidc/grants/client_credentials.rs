@@ -27,17 +27,15 @@ pub async fn exchange(
         )
         .into());
     }
+    // RFC 8707 §2: a token only for a resource this app was registered for.
     let audience = match p.resource.as_deref() {
+        Some(r) if client.allowed_resources.iter().any(|a| a == r) => r.to_owned(),
         Some(r) => {
-            let ok = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none());
-            if !ok {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidRequest,
-                    "resource must be an absolute URI without a fragment (RFC 8707)",
-                )
-                .into());
-            }
-            r.to_owned()
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                format!("this client may not get tokens for the resource {r:?}"),
+            )
+            .into());
         }
         None => app.settings.issuer.clone(),
     };

@@ -76,19 +76,10 @@ async fn authorize(
         },
         SessionCheck::LoginRequired => send(&state, login_required(app, &v)),
         SessionCheck::SignIn => {
-            // Come back to this request after signing in, without the demand to sign in
-            // again (which would loop); the fresh session then satisfies max_age.
+            // Come back to this same request after signing in, carrying the time the user
+            // was sent away: only a session begun after it satisfies prompt=login/max_age.
             let mut again = p.clone();
-            again.prompt = p
-                .prompt
-                .as_deref()
-                .map(|s| {
-                    s.split(' ')
-                        .filter(|x| *x != "login")
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .filter(|s| !s.is_empty());
+            again.auth_after = Some(state.app.clock.now().unix_timestamp().to_string());
             let next = format!("/authorize?{}", encode(&again));
             let mut target = format!("/signin?next={}", urlencode(&next));
             if who.is_some() {
@@ -119,6 +110,7 @@ pub(crate) fn encode(p: &AuthorizeParams) -> String {
         ("acr_values", &p.acr_values),
         ("response_mode", &p.response_mode),
         ("request_uri", &p.request_uri),
+        ("auth_after", &p.auth_after),
     ] {
         if let Some(v) = v {
             s.append_pair(k, v);
