@@ -1,9 +1,8 @@
 //! Client authentication with private_key_jwt (RFC 7523) and EdDSA ID tokens, checked
 //! with aws-lc-rs directly rather than Tessera's own JWS code.
 
-use crate::oidc_flows::{b64, post_form, server_with, sign_in};
-use crate::oidc_support::{REDIRECT, authorize, param};
-use openidconnect::PkceCodeChallenge;
+use crate::oidc_flows::{b64, code_flow, server_with, sign_in};
+use crate::oidc_support::REDIRECT;
 use serde_json::Value;
 use tessera_core::oidc::clients::NewApp;
 use tessera_testkit::Backend;
@@ -191,32 +190,7 @@ async fn eddsa_id_tokens_verify_against_the_jwks() {
     .await;
     let base = server.base_url.clone();
     let mut b = sign_in(&base).await;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let url = format!(
-        "{base}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
-        app.id,
-        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
-        challenge.as_str()
-    );
-    let (_, _, pairs) = authorize(&mut b, &url).await;
-    let code = param(&pairs, "code").unwrap().to_owned();
-    let tokens: Value = post_form(
-        &base,
-        "/token",
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier.secret()),
-        ],
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let tokens = code_flow(&base, &app, &mut b, "").await;
     let id_token = tokens["id_token"].as_str().unwrap();
     let parts: Vec<&str> = id_token.split('.').collect();
     let header: Value = serde_json::from_slice(&b64(parts[0])).unwrap();

@@ -156,6 +156,42 @@ struct Bare {
     base: String,
 }
 
+/// Exchanges an authorization code at /token for the app.
+pub(crate) async fn exchange_code(base: &str, app: &App, code: &str, verifier: &str) -> Value {
+    post_form(
+        base,
+        "/token",
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ],
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
+/// The whole code flow for a signed-in browser: authorize (with `extra` query), then
+/// exchange the code. Returns the token response.
+pub(crate) async fn code_flow(base: &str, app: &App, b: &mut Browser, extra: &str) -> Value {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "{base}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256{extra}",
+        app.id,
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        challenge.as_str()
+    );
+    let (_, _, pairs) = authorize(b, &url).await;
+    let code = param(&pairs, "code").unwrap().to_owned();
+    exchange_code(base, app, &code, verifier.secret()).await
+}
+
 pub(crate) async fn sign_in(base: &str) -> Browser {
     let mut b = Browser::new(base);
     let r = b.sign_in("alice", PASSWORD).await;
@@ -378,32 +414,7 @@ async fn signing_out_notifies_apps_by_back_channel() {
     .await;
     let base = server.base_url.clone();
     let mut b = sign_in(&base).await;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let url = format!(
-        "{base}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid&nonce=n&code_challenge={}&code_challenge_method=S256",
-        app.id,
-        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
-        challenge.as_str()
-    );
-    let (_, _, pairs) = authorize(&mut b, &url).await;
-    let code = param(&pairs, "code").unwrap().to_owned();
-    let tokens: Value = post_form(
-        &base,
-        "/token",
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier.secret()),
-        ],
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let tokens = code_flow(&base, &app, &mut b, "&nonce=n").await;
     let jwks: Value = reqwest::get(format!("{base}/jwks.json"))
         .await
         .unwrap()
@@ -605,23 +616,7 @@ async fn consent_is_asked_once_remembered_and_revocable() {
     );
 
     // The user takes it back: the app's refresh token dies with it.
-    let tokens: Value = post_form(
-        &base,
-        "/token",
-        &app,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier.secret()),
-        ],
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let tokens = exchange_code(&base, &app, &code, verifier.secret()).await;
     let listed = b.get("/account/apps").await;
     assert!(listed.body.contains("Partner portal"));
     assert_eq!(

@@ -105,9 +105,13 @@ async fn submit(
         Ok((secret, user)) => {
             // The new session replaces the old one: end it properly, so a copy of the old
             // cookie dies and the apps it reached hear of it.
+            // The new session is already committed: a failure here must not turn the
+            // successful sign-in into an error page (the old session then simply expires).
             if let Some(Session(old)) = previous {
-                sign_out(&state.app, &old, ip).await?;
-                state.wake_outbox();
+                match sign_out(&state.app, &old, ip).await {
+                    Ok(()) => state.wake_outbox(),
+                    Err(e) => tracing::warn!(error = %e, "could not end the previous session"),
+                }
             }
             let cookie = Cookie::build((state.session_cookie_name(), secret.expose().to_owned()))
                 .path("/")
