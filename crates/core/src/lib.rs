@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod error;
+pub mod lifecycle;
 pub mod oidc;
 pub mod outbox;
 pub mod passwords;

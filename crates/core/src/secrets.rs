@@ -11,6 +11,7 @@ use tessera_domain::Random;
 pub struct SecretKeys {
     sealing: LessSafeKey,
     client_secret_mac: hmac::Key,
+    code_mac: hmac::Key,
 }
 
 impl std::fmt::Debug for SecretKeys {
@@ -44,9 +45,11 @@ impl SecretKeys {
         let sealing = UnboundKey::new(&AES_256_GCM, &derive(master, b"seal signing keys")?)
             .map_err(|_| CoreError::Internal("aes key".into()))?;
         let mac = derive(master, b"client secret hmac")?;
+        let code = derive(master, b"one-time code hmac")?;
         Ok(Self {
             sealing: LessSafeKey::new(sealing),
             client_secret_mac: hmac::Key::new(hmac::HMAC_SHA256, &mac),
+            code_mac: hmac::Key::new(hmac::HMAC_SHA256, &code),
         })
     }
 
@@ -111,6 +114,23 @@ impl SecretKeys {
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
         out
+    }
+
+    /// HMAC of a short code bound to what it is for (`context`, e.g. a request id), so a
+    /// stolen table cannot be reversed by trying every code and a code works nowhere else.
+    pub fn code_mac(&self, context: &[u8], code: &str) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.code_mac);
+        ctx.update(&(context.len() as u64).to_be_bytes());
+        ctx.update(context);
+        ctx.update(code.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        out
+    }
+
+    pub fn code_matches(&self, context: &[u8], presented: &str, stored: &[u8; 32]) -> bool {
+        constant_time::verify_slices_are_equal(&self.code_mac(context, presented.trim()), stored)
+            .is_ok()
     }
 
     pub fn client_secret_matches(&self, presented: &str, stored: &[u8; 32]) -> bool {

@@ -181,8 +181,15 @@ async fn create_admin(
         state: UserState::Active,
         platform_admin: true,
         password_hash: Some(password_hash),
+        password_is_initial: false,
+        sponsor: None,
+        offshore: None,
+        device_onboarding: false,
+        activation_deadline: None,
+        reminders_sent: 0,
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     tx.insert_user(&user).await.map_err(|e| match e {
         tessera_store::StoreError::Duplicate { .. } => {

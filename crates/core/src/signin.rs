@@ -2,6 +2,7 @@
 //! (Issue 5 turns this into the identifier-first flow with MFA and lockout.)
 
 use crate::admin::PlatformAdmin;
+use crate::lifecycle::invitations::Sponsor;
 use crate::{App, CoreError};
 use tessera_domain::DomainError;
 use tessera_domain::audit::{Actor, AuditEvent, Outcome};
@@ -17,11 +18,24 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
-    /// The administrator capability, only for platform administrators.
+    /// The administrator capability, only for platform administrators who signed in with
+    /// their password (not a low-assurance email-code session).
     pub fn platform_admin(&self) -> Option<PlatformAdmin> {
-        self.user
-            .platform_admin
+        (self.user.platform_admin && self.is_fully_signed_in())
             .then(|| PlatformAdmin::signed_in(self.user.id))
+    }
+
+    /// The right to invite, for active public officers and administrators.
+    pub fn sponsor(&self) -> Option<Sponsor> {
+        if !self.is_fully_signed_in() {
+            return None;
+        }
+        Sponsor::for_user(&self.user)
+    }
+
+    /// False for a session opened by an email code (it may only follow its own request).
+    pub fn is_fully_signed_in(&self) -> bool {
+        self.session.is_signed_in()
     }
 }
 

@@ -56,3 +56,11 @@ id_type!(
     /// Identifies an app (an OAuth client) internally; apps show `client_id` to the world.
     AppId
 );
+id_type!(
+    /// Identifies an invitation; its link carries a separate secret, never this id.
+    InvitationId
+);
+id_type!(
+    /// Identifies an officer's self-registration request (email, code, then the form).
+    SelfRegistrationId
+);

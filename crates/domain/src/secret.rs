@@ -64,6 +64,38 @@ impl std::fmt::Debug for SecretHash {
     }
 }
 
+/// A six-digit code for a person to type (email and SMS checks), uniform over 000000–999999.
+/// Short codes are guessable, so every use counts attempts and expires quickly.
+pub fn six_digit_code(random: &dyn Random) -> String {
+    // Rejection sampling: 2^32 is not a multiple of 10^6, and the skew would favour low codes.
+    const LIMIT: u32 = u32::MAX - (u32::MAX % 1_000_000);
+    loop {
+        let mut b = [0u8; 4];
+        random.fill(&mut b);
+        let n = u32::from_le_bytes(b);
+        if n < LIMIT {
+            return format!("{:06}", n % 1_000_000);
+        }
+    }
+}
+
+/// A random password for a first sign-in, sent by SMS: 14 characters from an alphabet
+/// without look-alikes (no 0/O, 1/l/I), about 80 bits.
+pub fn initial_password(random: &dyn Random) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut out = String::with_capacity(14);
+    while out.len() < 14 {
+        let mut b = [0u8; 1];
+        random.fill(&mut b);
+        // Reject bytes past the last whole multiple of the alphabet's size, to stay uniform.
+        let limit = 256 - (256 % ALPHABET.len());
+        if usize::from(b[0]) < limit {
+            out.push(char::from(ALPHABET[usize::from(b[0]) % ALPHABET.len()]));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +111,17 @@ mod tests {
         assert!(a.hash().matches(&SecretHash::of(a.expose())));
         assert!(!a.hash().matches(&b.hash()));
         assert!(!format!("{a:?}").contains(a.expose()));
+    }
+
+    #[test]
+    fn codes_and_initial_passwords_have_their_shape() {
+        let r = SeededRandom::new(9);
+        let c = six_digit_code(&r);
+        assert_eq!(c.len(), 6);
+        assert!(c.chars().all(|ch| ch.is_ascii_digit()));
+        assert_ne!(c, six_digit_code(&r));
+        let p = initial_password(&r);
+        assert_eq!(p.chars().count(), 14);
+        assert!(!p.contains(['0', 'O', '1', 'l', 'I']));
     }
 }

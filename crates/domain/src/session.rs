@@ -9,6 +9,33 @@ use time::{Duration, OffsetDateTime};
 pub const IDLE_LIFETIME: Duration = Duration::hours(8);
 pub const ABSOLUTE_LIFETIME: Duration = Duration::hours(24);
 
+/// How the person proved who they are for this session, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Assurance {
+    /// A code sent to their email (self-registration): enough to follow their own request,
+    /// never enough for an app or administration.
+    EmailCode,
+    /// Their password (issue 5 adds the second factor).
+    Password,
+}
+
+impl Assurance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EmailCode => "email_code",
+            Self::Password => "password",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email_code" => Some(Self::EmailCode),
+            "password" => Some(Self::Password),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct PortalSession {
     pub token_hash: SecretHash,
@@ -17,6 +44,7 @@ pub struct PortalSession {
     pub last_seen_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub source_ip: Option<String>,
+    pub assurance: Assurance,
 }
 
 impl PortalSession {
@@ -33,7 +61,27 @@ impl PortalSession {
             last_seen_at: now,
             expires_at: now + ABSOLUTE_LIFETIME,
             source_ip,
+            assurance: Assurance::Password,
         }
+    }
+
+    /// A session opened by an email code, to follow a self-registration request.
+    pub fn by_email_code(
+        token_hash: SecretHash,
+        user_id: UserId,
+        now: OffsetDateTime,
+        source_ip: Option<String>,
+    ) -> Self {
+        Self {
+            assurance: Assurance::EmailCode,
+            ..Self::new(token_hash, user_id, now, source_ip)
+        }
+    }
+
+    /// Whether the session proves enough for apps and the portal beyond the person's own
+    /// request.
+    pub fn is_signed_in(&self) -> bool {
+        self.assurance >= Assurance::Password
     }
 
     pub fn is_live(&self, now: OffsetDateTime) -> bool {

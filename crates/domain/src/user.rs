@@ -253,15 +253,67 @@ pub struct User {
     pub platform_admin: bool,
     #[serde(skip)]
     pub password_hash: Option<String>,
+    /// The password was generated and sent by SMS: it opens only the onboarding wizard,
+    /// which replaces it.
+    pub password_is_initial: bool,
+    /// Who invited this person (absent for self-registered officers and administrators).
+    pub sponsor: Option<UserId>,
+    /// Present for vendors working outside the country.
+    pub offshore: Option<OffshoreDetails>,
+    /// Device onboarding (SEED) requested.
+    pub device_onboarding: bool,
+    /// A pending account is terminated if not activated by then.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub activation_deadline: Option<OffsetDateTime>,
+    /// How many deadline reminders were sent (stages of the reminder schedule).
+    pub reminders_sent: u32,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Incremented by every update; updates are compare-and-set on it, so a background job
+    /// on one node and an administrator on another cannot both change the same state.
+    #[serde(skip)]
+    pub version: i64,
+}
+
+/// What registration asks of an offshore vendor (unless in an Offshore Development Centre).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OffshoreDetails {
+    pub in_odc: bool,
+    pub reporting_officer_name: Option<String>,
+    pub reporting_officer_email: Option<EmailAddress>,
+    pub company_address: Option<String>,
+}
+
+/// A free-text field such as a department or an address: required, bounded, printable.
+pub fn parse_text(input: &str, what: &str, max: usize) -> Result<String, String> {
+    let text = input.trim();
+    if text.is_empty() {
+        return Err(format!("Enter the {what}."));
+    }
+    if text.chars().count() > max {
+        return Err(format!("The {what} can have at most {max} characters."));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
+        return Err(format!(
+            "The {what} contains characters that are not allowed."
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 impl User {
     pub fn display_name(&self) -> String {
         format!("{} {}", self.given_name, self.family_name)
+    }
+
+    /// The agency (or company) is read from the email domain.
+    pub fn agency(&self) -> &str {
+        self.email.domain()
     }
 }
 

@@ -28,7 +28,7 @@ pub async fn run(settings: Settings, args: AdminArgs) -> Result<(), String> {
     result
 }
 
-fn explain(e: CoreError) -> String {
+pub(crate) fn explain(e: CoreError) -> String {
     match e {
         CoreError::Domain(DomainError::Invalid(errors)) => errors
             .iter()
@@ -39,7 +39,7 @@ fn explain(e: CoreError) -> String {
     }
 }
 
-fn print_json(value: &serde_json::Value) -> Result<(), String> {
+pub(crate) fn print_json(value: &serde_json::Value) -> Result<(), String> {
     println!(
         "{}",
         serde_json::to_string_pretty(value).map_err(|e| e.to_string())?
@@ -105,6 +105,18 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             }
             Ok(())
         }
+        AdminCommand::Invite { .. }
+        | AdminCommand::Invitation(_)
+        | AdminCommand::Settings(_)
+        | AdminCommand::Jobs(_)
+        | AdminCommand::User(
+            UserCommand::Search { .. }
+            | UserCommand::ResendOnboarding { .. }
+            | UserCommand::ExtendDeadline { .. }
+            | UserCommand::Suspend { .. }
+            | UserCommand::Reactivate { .. }
+            | UserCommand::Terminate { .. },
+        ) => crate::admin_lifecycle::dispatch(app, &cap, as_json, command).await,
         AdminCommand::User(UserCommand::List { after, limit }) => {
             let users = admin::list_users(app, &cap, after.as_deref(), limit)
                 .await

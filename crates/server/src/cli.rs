@@ -106,6 +106,78 @@ pub enum AdminCommand {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Invite someone by email on behalf of a sponsor; they get a single-use link.
+    Invite {
+        #[arg(long)]
+        email: String,
+        /// Username of the sponsor (an active public officer or administrator).
+        #[arg(long)]
+        sponsor: String,
+        /// Works from outside the country (device onboarding becomes mandatory).
+        #[arg(long)]
+        offshore: bool,
+        /// In an Offshore Development Centre (no reporting officer or address asked).
+        #[arg(long)]
+        odc: bool,
+        /// Request device onboarding (SEED).
+        #[arg(long)]
+        seed: bool,
+    },
+    /// Invitations: list, resend, revoke.
+    #[command(subcommand)]
+    Invitation(InvitationCommand),
+    /// Lifecycle settings: agency domains, no-inbox addresses, windows, reminders.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+    /// Background jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InvitationCommand {
+    /// Newest first.
+    List {
+        /// sent, registered, expired or revoked.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Send a new link (the old one stops working).
+    Resend { id: String },
+    /// Withdraw the invitation; its link stops working.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SettingsCommand {
+    Show,
+    /// Change some settings; the others keep their values.
+    Set {
+        /// Comma-separated patterns, e.g. "*.gov.sg,agency.com.sg".
+        #[arg(long)]
+        agency_domains: Option<String>,
+        /// Comma-separated patterns of addresses without a mailbox, e.g. "*@litemail.gov.sg".
+        #[arg(long)]
+        no_inbox: Option<String>,
+        #[arg(long)]
+        invitation_validity_days: Option<u32>,
+        #[arg(long)]
+        activation_window_days: Option<u32>,
+        #[arg(long)]
+        seed_invitation_validity_days: Option<u32>,
+        /// Comma-separated days before the deadline, e.g. "7,1".
+        #[arg(long)]
+        reminder_days_before: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// Run the lifecycle jobs once now (expiry, reminders, terminations); `serve` runs
+    /// them every minute.
+    Run,
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -193,7 +265,42 @@ pub enum UserCommand {
         limit: u32,
     },
     /// Show one user, by username or id.
-    Show { user: String },
+    Show {
+        user: String,
+    },
+    /// Search users: text, state, type, agency (email domain).
+    Search {
+        #[arg(long, default_value = "")]
+        text: String,
+        #[arg(long, default_value = "")]
+        state: String,
+        #[arg(long = "type", default_value = "")]
+        user_type: String,
+        #[arg(long, default_value = "")]
+        agency: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Pending account: new initial password by SMS and the onboarding email again.
+    ResendOnboarding {
+        user: String,
+    },
+    /// Pending account: move the activation deadline later.
+    ExtendDeadline {
+        user: String,
+        #[arg(long)]
+        days: u32,
+    },
+    Suspend {
+        user: String,
+    },
+    Reactivate {
+        user: String,
+    },
+    /// End the account for good (it never signs in again; nothing is deleted).
+    Terminate {
+        user: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

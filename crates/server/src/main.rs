@@ -1,6 +1,7 @@
 //! The `tessera` binary: `serve`, `migrate`, and the `admin` commands for scripts.
 
 mod admin;
+mod admin_lifecycle;
 mod cli;
 mod config;
 mod runtime;

@@ -138,7 +138,8 @@ fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Periodic jobs: expired sessions, and the 30-day signing-key rotation.
+/// Periodic jobs, every minute: expired sessions, the lifecycle jobs (invitation expiry,
+/// activation reminders and terminations) and the 30-day signing-key rotation.
 async fn janitor(app: App, mut stopped: watch::Receiver<bool>) {
     loop {
         let cutoff = app.clock.now();
@@ -157,13 +158,23 @@ async fn janitor(app: App, mut stopped: watch::Receiver<bool>) {
             }
             Err(e) => tracing::warn!(error = %e, "session clean-up could not start"),
         }
+        match tessera_core::lifecycle::jobs::run_due(&app).await {
+            Ok(r) if !r.is_empty() => tracing::info!(
+                invitations_expired = r.invitations_expired,
+                reminders_sent = r.reminders_sent,
+                accounts_terminated = r.accounts_terminated,
+                "lifecycle jobs ran"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "lifecycle jobs failed"),
+        }
         match tessera_core::oidc::keys::rotate_if_due(&app).await {
             Ok(Some(kids)) => tracing::info!(new_kids = ?kids, "signing keys rotated on schedule"),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
             _ = stopped.changed() => return,
         }
     }

@@ -8,14 +8,16 @@ use tessera_domain::outbox::{Channel, DeliveryStatus, OutboxMessage};
 use tessera_domain::secret::SecretHash;
 use tessera_domain::session::PortalSession;
 use tessera_domain::tenant::Tenant;
-use tessera_domain::user::{User, Username};
+use tessera_domain::user::{EmailAddress, User, UserState, UserType, Username};
 use tessera_domain::{OutboxMessageId, UserId};
 use tessera_store::{
-    AuditStore, OutboxStore, SessionStore, SetupLinkStore, StoreError, TenantStore, UserStore,
+    AuditStore, OutboxStore, SessionStore, SetupLinkStore, StoreError, TenantStore, UserQuery,
+    UserStore,
 };
 use tessera_store_sql::{
-    AuditRow, OutboxRow, SessionRow, TenantRow, UserRow, audit_columns, convert_all, db_err,
-    map_err, outbox_columns, user_columns,
+    AuditRow, OutboxRow, SessionRow, TenantRow, UserRow, agency_patterns, audit_columns,
+    contains_pattern, convert_all, db_err, map_err, offshore_columns, outbox_columns,
+    session_columns, user_columns,
 };
 use time::OffsetDateTime;
 
@@ -26,10 +28,11 @@ const AUDIT_CHAIN_LOCK: i64 = 0x5445_5353_4155_4454;
 #[async_trait]
 impl UserStore for PostgresTx {
     async fn insert_user(&mut self, u: &User) -> Result<(), StoreError> {
+        let (offshore, in_odc, officer_name, officer_email, company) = offshore_columns(u);
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         ))
         .bind(u.id.as_uuid())
         .bind(u.username.as_str().to_owned())
@@ -42,8 +45,19 @@ impl UserStore for PostgresTx {
         .bind(u.state.as_str())
         .bind(u.platform_admin)
         .bind(u.password_hash.clone())
+        .bind(u.password_is_initial)
+        .bind(u.sponsor.map(|s| s.as_uuid()))
+        .bind(offshore)
+        .bind(in_odc)
+        .bind(officer_name)
+        .bind(officer_email)
+        .bind(company)
+        .bind(u.device_onboarding)
+        .bind(u.activation_deadline.map(to_unix))
+        .bind(i64::from(u.reminders_sent))
         .bind(to_unix(u.created_at))
         .bind(to_unix(u.updated_at))
+        .bind(u.version)
         .execute(self.handle.conn())
         .await
         .map_err(|e| map_err(e, Some("username")))?;
@@ -109,6 +123,112 @@ impl UserStore for PostgresTx {
             .await
             .map_err(db_err)
     }
+
+    async fn update_user(&mut self, u: &User) -> Result<bool, StoreError> {
+        // Under READ COMMITTED a concurrent update of the same row waits for the first
+        // writer, then re-checks `version` against the committed row and matches nothing.
+        let (offshore, in_odc, officer_name, officer_email, company) = offshore_columns(u);
+        let done = sqlx::query(concat!(
+            "UPDATE users SET given_name = $1, family_name = $2, email = $3, mobile = $4, ",
+            "department = $5, user_type = $6, state = $7, platform_admin = $8, password_hash = $9, ",
+            "password_is_initial = $10, sponsor = $11, offshore = $12, offshore_in_odc = $13, ",
+            "reporting_officer_name = $14, reporting_officer_email = $15, company_address = $16, ",
+            "device_onboarding = $17, activation_deadline = $18, reminders_sent = $19, updated_at = $20, ",
+            "version = version + 1 WHERE id = $21 AND version = $22"
+        ))
+        .bind(u.given_name.clone())
+        .bind(u.family_name.clone())
+        .bind(u.email.as_str().to_owned())
+        .bind(u.mobile.as_ref().map(|m| m.as_str().to_owned()))
+        .bind(u.department.clone())
+        .bind(u.user_type.as_str())
+        .bind(u.state.as_str())
+        .bind(u.platform_admin)
+        .bind(u.password_hash.clone())
+        .bind(u.password_is_initial)
+        .bind(u.sponsor.map(|s| s.as_uuid()))
+        .bind(offshore)
+        .bind(in_odc)
+        .bind(officer_name)
+        .bind(officer_email)
+        .bind(company)
+        .bind(u.device_onboarding)
+        .bind(u.activation_deadline.map(to_unix))
+        .bind(i64::from(u.reminders_sent))
+        .bind(to_unix(u.updated_at))
+        .bind(u.id.as_uuid())
+        .bind(u.version)
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn users_by_email(&mut self, email: &EmailAddress) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE lower(email) = lower($1) ORDER BY username"
+        ))
+        .bind(email.as_str().to_owned())
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn search_users(&mut self, q: &UserQuery) -> Result<Vec<User>, StoreError> {
+        // One static statement; an absent filter is a NULL parameter that matches every
+        // row. ILIKE ignores case, as SQLite's LIKE does for ASCII letters.
+        let text = q.text.as_deref().map(contains_pattern);
+        let (agency, subdomain) = q.agency.as_deref().map(agency_patterns).unzip();
+        let rows = sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username > $1",
+            " AND ($2 IS NULL OR username ILIKE $2 ESCAPE '\\' OR given_name ILIKE $2 ESCAPE '\\'",
+            " OR family_name ILIKE $2 ESCAPE '\\' OR email ILIKE $2 ESCAPE '\\')",
+            " AND ($3 IS NULL OR state = $3)",
+            " AND ($4 IS NULL OR user_type = $4)",
+            " AND ($5 IS NULL OR email ILIKE $5 ESCAPE '\\' OR email ILIKE $6 ESCAPE '\\')",
+            " ORDER BY username LIMIT $7"
+        ))
+        .bind(
+            q.after
+                .as_ref()
+                .map(|u| u.as_str().to_owned())
+                .unwrap_or_default(),
+        )
+        .bind(text)
+        .bind(q.state.map(UserState::as_str))
+        .bind(q.user_type.map(UserType::as_str))
+        .bind(agency)
+        .bind(subdomain)
+        .bind(i64::from(q.limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn pending_users_due(
+        &mut self,
+        cutoff: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE state = 'pending' AND activation_deadline <= $1",
+            " ORDER BY activation_deadline, id LIMIT $2"
+        ))
+        .bind(to_unix(cutoff))
+        .bind(i64::from(limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
 }
 
 #[async_trait]
@@ -159,15 +279,18 @@ impl TenantStore for PostgresTx {
 #[async_trait]
 impl SessionStore for PostgresTx {
     async fn insert_session(&mut self, s: &PortalSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO portal_sessions (token_hash, user_id, created_at, last_seen_at, expires_at, source_ip) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
+        sqlx::query(concat!(
+            "INSERT INTO portal_sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
         .bind(s.token_hash.as_bytes().to_vec())
         .bind(s.user_id.as_uuid())
         .bind(to_unix(s.created_at))
         .bind(to_unix(s.last_seen_at))
         .bind(to_unix(s.expires_at))
         .bind(s.source_ip.clone())
+        .bind(s.assurance.as_str())
         .execute(self.handle.conn())
         .await
         .map_err(db_err)?;
@@ -178,9 +301,11 @@ impl SessionStore for PostgresTx {
         &mut self,
         token: &SecretHash,
     ) -> Result<Option<PortalSession>, StoreError> {
-        sqlx::query_as::<_, SessionRow>(
-            "SELECT token_hash, user_id, created_at, last_seen_at, expires_at, source_ip FROM portal_sessions WHERE token_hash = $1",
-        )
+        sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM portal_sessions WHERE token_hash = $1"
+        ))
         .bind(token.as_bytes().to_vec())
         .fetch_optional(self.handle.conn())
         .await
@@ -210,6 +335,15 @@ impl SessionStore for PostgresTx {
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_sessions_of_user(&mut self, user: UserId) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM portal_sessions WHERE user_id = $1")
+            .bind(user.as_uuid())
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn delete_sessions_expired_before(
@@ -349,6 +483,24 @@ impl AuditStore for PostgresTx {
             " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
         ))
         .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn audit_for_target(
+        &mut self,
+        target: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query_as::<_, AuditRow>(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_events WHERE target = $1 ORDER BY seq DESC LIMIT $2"
+        ))
+        .bind(target.to_owned())
         .bind(i64::from(limit))
         .fetch_all(self.handle.conn())
         .await

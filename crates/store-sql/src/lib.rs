@@ -7,12 +7,19 @@ use tessera_domain::audit::{AuditEvent, AuditRecord, Outcome};
 use tessera_domain::clock::from_unix;
 use tessera_domain::outbox::{Channel, DeliveryStatus, OutboxMessage};
 use tessera_domain::secret::SecretHash;
-use tessera_domain::session::PortalSession;
+use tessera_domain::session::{Assurance, PortalSession};
 use tessera_domain::tenant::Tenant;
-use tessera_domain::user::{EmailAddress, MobileNumber, User, UserState, UserType, Username};
+use tessera_domain::user::{
+    EmailAddress, MobileNumber, OffshoreDetails, User, UserState, UserType, Username,
+};
 use tessera_domain::{OutboxMessageId, TenantId, UserId};
 use tessera_store::StoreError;
 use uuid::Uuid;
+
+mod lifecycle;
+pub use lifecycle::{
+    InvitationRow, SelfRegistrationRow, agency_patterns, contains_pattern, escape_like,
+};
 
 /// Maps a driver error; a unique violation becomes `Duplicate { field }`.
 pub fn map_err(err: sqlx::Error, unique_field: Option<&'static str>) -> StoreError {
@@ -45,11 +52,36 @@ pub fn db_err(err: sqlx::Error) -> StoreError {
     map_err(err, None)
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} has the unknown value {value:?}"))
 }
 
-fn hash32(what: &str, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+/// A non-negative counter stored as a 64-bit integer.
+pub(crate) fn count(what: &str, value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value)
+        .map_err(|_| StoreError::Corrupt(format!("{what} is out of range: {value}")))
+}
+
+/// The offshore columns of a user, as written: `(offshore, in_odc, officer name, officer
+/// email, company address)`.
+pub fn offshore_columns(
+    user: &User,
+) -> (bool, bool, Option<String>, Option<String>, Option<String>) {
+    match &user.offshore {
+        Some(o) => (
+            true,
+            o.in_odc,
+            o.reporting_officer_name.clone(),
+            o.reporting_officer_email
+                .as_ref()
+                .map(|e| e.as_str().to_owned()),
+            o.company_address.clone(),
+        ),
+        None => (false, false, None, None, None),
+    }
+}
+
+pub(crate) fn hash32(what: &str, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
     <[u8; 32]>::try_from(bytes).map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))
 }
 
@@ -66,8 +98,19 @@ pub struct UserRow {
     pub state: String,
     pub platform_admin: bool,
     pub password_hash: Option<String>,
+    pub password_is_initial: bool,
+    pub sponsor: Option<Uuid>,
+    pub offshore: bool,
+    pub offshore_in_odc: bool,
+    pub reporting_officer_name: Option<String>,
+    pub reporting_officer_email: Option<String>,
+    pub company_address: Option<String>,
+    pub device_onboarding: bool,
+    pub activation_deadline: Option<i64>,
+    pub reminders_sent: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub version: i64,
 }
 
 impl TryFrom<UserRow> for User {
@@ -86,8 +129,20 @@ impl TryFrom<UserRow> for User {
             state: UserState::parse(&r.state).ok_or_else(|| corrupt("users.state", &r.state))?,
             platform_admin: r.platform_admin,
             password_hash: r.password_hash,
+            password_is_initial: r.password_is_initial,
+            sponsor: r.sponsor.map(UserId::from_uuid),
+            offshore: r.offshore.then(|| OffshoreDetails {
+                in_odc: r.offshore_in_odc,
+                reporting_officer_name: r.reporting_officer_name,
+                reporting_officer_email: r.reporting_officer_email.map(EmailAddress::from_trusted),
+                company_address: r.company_address,
+            }),
+            device_onboarding: r.device_onboarding,
+            activation_deadline: r.activation_deadline.map(from_unix),
+            reminders_sent: count("users.reminders_sent", r.reminders_sent)?,
             created_at: from_unix(r.created_at),
             updated_at: from_unix(r.updated_at),
+            version: r.version,
         })
     }
 }
@@ -119,6 +174,7 @@ pub struct SessionRow {
     pub last_seen_at: i64,
     pub expires_at: i64,
     pub source_ip: Option<String>,
+    pub assurance: String,
 }
 
 impl TryFrom<SessionRow> for PortalSession {
@@ -131,6 +187,8 @@ impl TryFrom<SessionRow> for PortalSession {
             last_seen_at: from_unix(r.last_seen_at),
             expires_at: from_unix(r.expires_at),
             source_ip: r.source_ip,
+            assurance: Assurance::parse(&r.assurance)
+                .ok_or_else(|| corrupt("portal_sessions.assurance", &r.assurance))?,
         })
     }
 }
@@ -219,7 +277,13 @@ where
 #[macro_export]
 macro_rules! user_columns {
     () => {
-        "id, username, given_name, family_name, email, mobile, department, user_type, state, platform_admin, password_hash, created_at, updated_at"
+        "id, username, given_name, family_name, email, mobile, department, user_type, state, platform_admin, password_hash, password_is_initial, sponsor, offshore, offshore_in_odc, reporting_officer_name, reporting_officer_email, company_address, device_onboarding, activation_deadline, reminders_sent, created_at, updated_at, version"
+    };
+}
+#[macro_export]
+macro_rules! session_columns {
+    () => {
+        "token_hash, user_id, created_at, last_seen_at, expires_at, source_ip, assurance"
     };
 }
 #[macro_export]

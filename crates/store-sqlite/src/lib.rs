@@ -3,6 +3,7 @@
 
 mod stores;
 mod stores_flows;
+mod stores_lifecycle;
 mod stores_oauth;
 
 use async_trait::async_trait;

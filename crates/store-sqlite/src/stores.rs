@@ -8,24 +8,27 @@ use tessera_domain::outbox::{Channel, DeliveryStatus, OutboxMessage};
 use tessera_domain::secret::SecretHash;
 use tessera_domain::session::PortalSession;
 use tessera_domain::tenant::Tenant;
-use tessera_domain::user::{User, Username};
+use tessera_domain::user::{EmailAddress, User, UserState, UserType, Username};
 use tessera_domain::{OutboxMessageId, UserId};
 use tessera_store::{
-    AuditStore, OutboxStore, SessionStore, SetupLinkStore, StoreError, TenantStore, UserStore,
+    AuditStore, OutboxStore, SessionStore, SetupLinkStore, StoreError, TenantStore, UserQuery,
+    UserStore,
 };
 use tessera_store_sql::{
-    AuditRow, OutboxRow, SessionRow, TenantRow, UserRow, audit_columns, convert_all, db_err,
-    map_err, outbox_columns, user_columns,
+    AuditRow, OutboxRow, SessionRow, TenantRow, UserRow, agency_patterns, audit_columns,
+    contains_pattern, convert_all, db_err, map_err, offshore_columns, outbox_columns,
+    session_columns, user_columns,
 };
 use time::OffsetDateTime;
 
 #[async_trait]
 impl UserStore for SqliteTx {
     async fn insert_user(&mut self, u: &User) -> Result<(), StoreError> {
+        let (offshore, in_odc, officer_name, officer_email, company) = offshore_columns(u);
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(u.id.as_uuid())
         .bind(u.username.as_str().to_owned())
@@ -38,8 +41,19 @@ impl UserStore for SqliteTx {
         .bind(u.state.as_str())
         .bind(u.platform_admin)
         .bind(u.password_hash.clone())
+        .bind(u.password_is_initial)
+        .bind(u.sponsor.map(|s| s.as_uuid()))
+        .bind(offshore)
+        .bind(in_odc)
+        .bind(officer_name)
+        .bind(officer_email)
+        .bind(company)
+        .bind(u.device_onboarding)
+        .bind(u.activation_deadline.map(to_unix))
+        .bind(i64::from(u.reminders_sent))
         .bind(to_unix(u.created_at))
         .bind(to_unix(u.updated_at))
+        .bind(u.version)
         .execute(self.handle.conn())
         .await
         .map_err(|e| map_err(e, Some("username")))?;
@@ -107,6 +121,111 @@ impl UserStore for SqliteTx {
                 .map_err(db_err)?;
         Ok(found.is_some())
     }
+
+    async fn update_user(&mut self, u: &User) -> Result<bool, StoreError> {
+        let (offshore, in_odc, officer_name, officer_email, company) = offshore_columns(u);
+        let done = sqlx::query(concat!(
+            "UPDATE users SET given_name = ?, family_name = ?, email = ?, mobile = ?, ",
+            "department = ?, user_type = ?, state = ?, platform_admin = ?, password_hash = ?, ",
+            "password_is_initial = ?, sponsor = ?, offshore = ?, offshore_in_odc = ?, ",
+            "reporting_officer_name = ?, reporting_officer_email = ?, company_address = ?, ",
+            "device_onboarding = ?, activation_deadline = ?, reminders_sent = ?, updated_at = ?, ",
+            "version = version + 1 WHERE id = ? AND version = ?"
+        ))
+        .bind(u.given_name.clone())
+        .bind(u.family_name.clone())
+        .bind(u.email.as_str().to_owned())
+        .bind(u.mobile.as_ref().map(|m| m.as_str().to_owned()))
+        .bind(u.department.clone())
+        .bind(u.user_type.as_str())
+        .bind(u.state.as_str())
+        .bind(u.platform_admin)
+        .bind(u.password_hash.clone())
+        .bind(u.password_is_initial)
+        .bind(u.sponsor.map(|s| s.as_uuid()))
+        .bind(offshore)
+        .bind(in_odc)
+        .bind(officer_name)
+        .bind(officer_email)
+        .bind(company)
+        .bind(u.device_onboarding)
+        .bind(u.activation_deadline.map(to_unix))
+        .bind(i64::from(u.reminders_sent))
+        .bind(to_unix(u.updated_at))
+        .bind(u.id.as_uuid())
+        .bind(u.version)
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn users_by_email(&mut self, email: &EmailAddress) -> Result<Vec<User>, StoreError> {
+        // SQLite's lower() folds ASCII only; addresses are ASCII in practice.
+        let rows = sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE lower(email) = lower(?) ORDER BY username"
+        ))
+        .bind(email.as_str().to_owned())
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn search_users(&mut self, q: &UserQuery) -> Result<Vec<User>, StoreError> {
+        // One static statement; an absent filter is a NULL parameter that matches every
+        // row. SQLite's LIKE ignores the case of ASCII letters.
+        let text = q.text.as_deref().map(contains_pattern);
+        let (agency, subdomain) = q.agency.as_deref().map(agency_patterns).unzip();
+        let rows = sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username > ?1",
+            " AND (?2 IS NULL OR username LIKE ?2 ESCAPE '\\' OR given_name LIKE ?2 ESCAPE '\\'",
+            " OR family_name LIKE ?2 ESCAPE '\\' OR email LIKE ?2 ESCAPE '\\')",
+            " AND (?3 IS NULL OR state = ?3)",
+            " AND (?4 IS NULL OR user_type = ?4)",
+            " AND (?5 IS NULL OR email LIKE ?5 ESCAPE '\\' OR email LIKE ?6 ESCAPE '\\')",
+            " ORDER BY username LIMIT ?7"
+        ))
+        .bind(
+            q.after
+                .as_ref()
+                .map(|u| u.as_str().to_owned())
+                .unwrap_or_default(),
+        )
+        .bind(text)
+        .bind(q.state.map(UserState::as_str))
+        .bind(q.user_type.map(UserType::as_str))
+        .bind(agency)
+        .bind(subdomain)
+        .bind(i64::from(q.limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn pending_users_due(
+        &mut self,
+        cutoff: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE state = 'pending' AND activation_deadline <= ?",
+            " ORDER BY activation_deadline, id LIMIT ?"
+        ))
+        .bind(to_unix(cutoff))
+        .bind(i64::from(limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
 }
 
 #[async_trait]
@@ -155,15 +274,18 @@ impl TenantStore for SqliteTx {
 #[async_trait]
 impl SessionStore for SqliteTx {
     async fn insert_session(&mut self, s: &PortalSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO portal_sessions (token_hash, user_id, created_at, last_seen_at, expires_at, source_ip) VALUES (?, ?, ?, ?, ?, ?)",
-        )
+        sqlx::query(concat!(
+            "INSERT INTO portal_sessions (",
+            session_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
         .bind(s.token_hash.as_bytes().to_vec())
         .bind(s.user_id.as_uuid())
         .bind(to_unix(s.created_at))
         .bind(to_unix(s.last_seen_at))
         .bind(to_unix(s.expires_at))
         .bind(s.source_ip.clone())
+        .bind(s.assurance.as_str())
         .execute(self.handle.conn())
         .await
         .map_err(db_err)?;
@@ -174,9 +296,11 @@ impl SessionStore for SqliteTx {
         &mut self,
         token: &SecretHash,
     ) -> Result<Option<PortalSession>, StoreError> {
-        sqlx::query_as::<_, SessionRow>(
-            "SELECT token_hash, user_id, created_at, last_seen_at, expires_at, source_ip FROM portal_sessions WHERE token_hash = ?",
-        )
+        sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM portal_sessions WHERE token_hash = ?"
+        ))
         .bind(token.as_bytes().to_vec())
         .fetch_optional(self.handle.conn())
         .await
@@ -206,6 +330,15 @@ impl SessionStore for SqliteTx {
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_sessions_of_user(&mut self, user: UserId) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM portal_sessions WHERE user_id = ?")
+            .bind(user.as_uuid())
+            .execute(self.handle.conn())
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn delete_sessions_expired_before(
@@ -340,6 +473,24 @@ impl AuditStore for SqliteTx {
             " FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"
         ))
         .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
+    }
+
+    async fn audit_for_target(
+        &mut self,
+        target: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query_as::<_, AuditRow>(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_events WHERE target = ? ORDER BY seq DESC LIMIT ?"
+        ))
+        .bind(target.to_owned())
         .bind(i64::from(limit))
         .fetch_all(self.handle.conn())
         .await

@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
+use tessera_domain::secret::SecretHash;
+use tessera_domain::session::Assurance;
+use tessera_domain::user::Username;
 use tessera_store::Database;
 use tessera_store::conformance::TestDatabase;
 use tessera_store_sqlite::SqliteDatabase;
@@ -40,4 +43,59 @@ async fn refuses_a_schema_newer_than_the_binary() {
     assert!(msg.contains("99999") && msg.contains("newer"), "{msg}");
     assert!(!db.schema_status().await.expect("status").is_current());
     assert!(status.is_current());
+}
+
+/// Rows written before the lifecycle migration read back with its defaults.
+#[tokio::test]
+async fn existing_rows_get_lifecycle_defaults() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/old.db", dir.path().display());
+    let db = SqliteDatabase::connect(&url).await.expect("connect");
+    let raw = sqlx::SqlitePool::connect(&url).await.expect("raw");
+    let migrations = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+    sqlx::migrate::Migrator::new(migrations)
+        .await
+        .expect("read migrations")
+        .run_to(6, &raw)
+        .await
+        .expect("migrate to 6");
+    sqlx::query("INSERT INTO users (id, username, given_name, family_name, email, mobile, department, user_type, state, platform_admin, password_hash, created_at, updated_at) VALUES (X'0190A5B1C2D37000800000000000000A', 'olduser', 'Old', 'User', 'old@agency.gov.sg', NULL, 'Ops', 'officer', 'pending', 0, NULL, 1800000000, 1800000000)")
+        .execute(&raw)
+        .await
+        .expect("old user");
+    sqlx::query("INSERT INTO portal_sessions (token_hash, user_id, created_at, last_seen_at, expires_at, source_ip) VALUES (X'0707070707070707070707070707070707070707070707070707070707070707', X'0190A5B1C2D37000800000000000000A', 1800000000, 1800000000, 1800086400, NULL)")
+        .execute(&raw)
+        .await
+        .expect("old session");
+    raw.close().await;
+    assert_eq!(
+        db.schema_status().await.expect("status").database_version,
+        6
+    );
+
+    let status = db.migrate().await.expect("migrate");
+    assert_eq!((status.database_version, status.binary_version), (7, 7));
+    let mut r = db.read().await.expect("read");
+    let user = r
+        .user_by_username(&Username::parse("olduser").expect("name"))
+        .await
+        .expect("user")
+        .expect("old user kept");
+    assert_eq!(user.version, 1);
+    assert!(!user.password_is_initial && !user.device_onboarding);
+    assert_eq!(user.sponsor, None);
+    assert_eq!(user.offshore, None);
+    assert_eq!(user.activation_deadline, None);
+    assert_eq!(user.reminders_sent, 0);
+    let session = r
+        .session_by_token(&SecretHash([7; 32]))
+        .await
+        .expect("session")
+        .expect("old session kept");
+    assert_eq!(session.assurance, Assurance::Password);
+    drop(r);
+    let mut tx = db.begin().await.expect("begin");
+    assert!(tx.update_user(&user).await.expect("update"));
+    tx.commit().await.expect("commit");
+    db.close().await;
 }

@@ -57,6 +57,37 @@ macro_rules! conformance_tests {
             approved_device_grant_is_redeemed_once_under_concurrency,
             sessions_remember_their_apps_and_end_once
         );
+        $crate::conformance_tests!(@lifecycle $factory;
+            user_update_is_compare_and_set,
+            user_update_has_one_winner_under_concurrency,
+            user_lifecycle_fields_round_trip,
+            users_are_found_by_email_without_regard_to_case,
+            search_users_filters_and_pages,
+            search_users_takes_wildcards_literally,
+            pending_users_due_soonest_first,
+            invitations_round_trip_by_id_and_token,
+            invitation_update_is_compare_and_set,
+            invitation_is_registered_once_under_concurrency,
+            invitations_list_newest_first_in_pages,
+            invitations_past_expiry_oldest_first,
+            self_registrations_round_trip_with_compare_and_set,
+            self_registrations_are_counted_per_address,
+            settings_are_put_and_replaced,
+            sessions_of_a_user_end_together,
+            session_assurance_round_trips,
+            audit_for_target_is_newest_first_and_limited
+        );
+    };
+    (@lifecycle $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let test_db = $factory().await;
+                $crate::conformance_lifecycle::$name(test_db.db.clone()).await;
+                test_db.db.close().await;
+                drop(test_db);
+            }
+        )*
     };
     (@flows $factory:path; $($name:ident),* $(,)?) => {
         $(
@@ -115,8 +146,15 @@ pub fn sample_user(n: u32) -> User {
         state: UserState::Active,
         platform_admin: false,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        password_is_initial: false,
+        sponsor: None,
+        offshore: None,
+        device_onboarding: false,
+        activation_deadline: None,
+        reminders_sent: 0,
         created_at: t(n.into()),
         updated_at: t(n.into()),
+        version: 1,
     }
 }
 

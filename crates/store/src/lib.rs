@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use tessera_domain::audit::{AuditEvent, AuditRecord};
+use tessera_domain::invitation::{Invitation, InvitationStatus};
 use tessera_domain::oauth::grant::Authentication;
 use tessera_domain::oauth::grant::{
     CodeRedemption, DeviceGrant, DevicePoll, PushedRequest, RefreshUse,
@@ -12,10 +13,11 @@ use tessera_domain::oauth::{
 };
 use tessera_domain::outbox::{Channel, DeliveryStatus, OutboxMessage};
 use tessera_domain::secret::SecretHash;
+use tessera_domain::self_registration::SelfRegistration;
 use tessera_domain::session::PortalSession;
 use tessera_domain::tenant::Tenant;
-use tessera_domain::user::{User, Username};
-use tessera_domain::{AppId, OutboxMessageId, TenantId, UserId};
+use tessera_domain::user::{EmailAddress, User, UserState, UserType, Username};
+use tessera_domain::{AppId, InvitationId, OutboxMessageId, TenantId, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -23,6 +25,8 @@ use uuid::Uuid;
 pub mod conformance;
 #[cfg(feature = "conformance")]
 pub mod conformance_flows;
+#[cfg(feature = "conformance")]
+pub mod conformance_lifecycle;
 #[cfg(feature = "conformance")]
 pub mod conformance_oauth;
 
@@ -109,6 +113,9 @@ pub trait Tx:
     + DeviceGrantStore
     + SessionClientStore
     + ConsentStore
+    + InvitationStore
+    + SelfRegistrationStore
+    + SettingsStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -128,6 +135,106 @@ pub trait UserStore: Send {
     ) -> Result<Vec<User>, StoreError>;
     async fn count_users(&mut self) -> Result<i64, StoreError>;
     async fn platform_admin_exists(&mut self) -> Result<bool, StoreError>;
+    /// Compare-and-set: writes every field but `id`, `username` and `created_at` if the
+    /// stored version still equals `user.version`, and stores `user.version + 1`. False
+    /// (and nothing written) when another writer got there first.
+    async fn update_user(&mut self, user: &User) -> Result<bool, StoreError>;
+    /// Accounts with this address, compared without regard to case, any state.
+    async fn users_by_email(&mut self, email: &EmailAddress) -> Result<Vec<User>, StoreError>;
+    /// Filtered users ordered by username, after `query.after` (keyset pagination).
+    async fn search_users(&mut self, query: &UserQuery) -> Result<Vec<User>, StoreError>;
+    /// Pending accounts whose activation deadline is at or before `cutoff`, soonest first.
+    async fn pending_users_due(
+        &mut self,
+        cutoff: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
+}
+
+/// Filters for the administrators' user list. Every filter is optional.
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    /// Case-insensitive substring of username, given name, family name or email.
+    pub text: Option<String>,
+    pub state: Option<UserState>,
+    pub user_type: Option<UserType>,
+    /// Email domain: exactly this domain or a subdomain of it (`tech.gov.sg` matches
+    /// `x@tech.gov.sg` and `x@a.tech.gov.sg`).
+    pub agency: Option<String>,
+    pub after: Option<Username>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait InvitationStore: Send {
+    async fn insert_invitation(&mut self, invitation: &Invitation) -> Result<(), StoreError>;
+    async fn invitation_by_id(
+        &mut self,
+        id: InvitationId,
+    ) -> Result<Option<Invitation>, StoreError>;
+    /// The invitation whose current link has this hash (a resent link replaces the hash).
+    async fn invitation_by_token(
+        &mut self,
+        token: &SecretHash,
+    ) -> Result<Option<Invitation>, StoreError>;
+    /// Compare-and-set on `version`, like [`UserStore::update_user`]: writes token hash,
+    /// status, registered user, sends, expiry and updated_at.
+    async fn update_invitation(&mut self, invitation: &Invitation) -> Result<bool, StoreError>;
+    /// Newest first, before the given id (keyset pagination).
+    async fn list_invitations(
+        &mut self,
+        query: &InvitationQuery,
+    ) -> Result<Vec<Invitation>, StoreError>;
+    /// Invitations still `sent` whose expiry is at or before `now`, oldest first.
+    async fn invitations_past_expiry(
+        &mut self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Invitation>, StoreError>;
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct InvitationQuery {
+    pub sponsor: Option<UserId>,
+    pub status: Option<InvitationStatus>,
+    pub before: Option<InvitationId>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait SelfRegistrationStore: Send {
+    async fn insert_self_registration(
+        &mut self,
+        request: &SelfRegistration,
+    ) -> Result<(), StoreError>;
+    async fn self_registration_by_token(
+        &mut self,
+        token: &SecretHash,
+    ) -> Result<Option<SelfRegistration>, StoreError>;
+    /// Compare-and-set on `version`: writes code, attempts, sends, times and the user.
+    async fn update_self_registration(
+        &mut self,
+        request: &SelfRegistration,
+    ) -> Result<bool, StoreError>;
+    /// Requests for this address (any case) created at or after `since`.
+    async fn count_self_registrations_since(
+        &mut self,
+        email: &EmailAddress,
+        since: OffsetDateTime,
+    ) -> Result<i64, StoreError>;
+}
+
+/// Administrator settings as named JSON documents (e.g. `lifecycle`).
+#[async_trait]
+pub trait SettingsStore: Send {
+    async fn setting(&mut self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Inserts or replaces.
+    async fn put_setting(
+        &mut self,
+        key: &str,
+        value: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -153,6 +260,8 @@ pub trait SessionStore: Send {
     ) -> Result<(), StoreError>;
     /// Returns whether a session was removed.
     async fn delete_session(&mut self, token: &SecretHash) -> Result<bool, StoreError>;
+    /// Ends every session of one account (termination, suspension). Returns how many.
+    async fn delete_sessions_of_user(&mut self, user: UserId) -> Result<u64, StoreError>;
     async fn delete_sessions_expired_before(
         &mut self,
         cutoff: OffsetDateTime,
@@ -191,6 +300,12 @@ pub trait AuditStore: Send {
     /// Records with `seq > after`, ascending.
     async fn audit_after(&mut self, after: i64, limit: u32)
     -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest records about one target (e.g. `user:<id>`), descending.
+    async fn audit_for_target(
+        &mut self,
+        target: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
     /// The newest records with `seq < before` (or the newest of all), descending.
     async fn audit_newest(
         &mut self,

@@ -10,10 +10,32 @@ use std::net::SocketAddr;
 use tessera_core::admin::PlatformAdmin;
 use tessera_core::signin::{SignedIn, resolve_session};
 
-/// The session cookie's user, if any.
+/// The session cookie's user, if any, signed in with a password. A low-assurance session
+/// (an email code, from self-registration) does not count here: see [`AnySession`].
 pub struct Session(pub SignedIn);
 
 impl OptionalFromRequestParts<WebState> for Session {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Option<Self>, WebError> {
+        Ok(
+            <AnySession as OptionalFromRequestParts<WebState>>::from_request_parts(parts, state)
+                .await?
+                .map(|AnySession(who)| who)
+                .filter(SignedIn::is_fully_signed_in)
+                .map(Session),
+        )
+    }
+}
+
+/// Any live session, including a low-assurance one: only for pages that show a person
+/// their own registration request.
+pub struct AnySession(pub SignedIn);
+
+impl OptionalFromRequestParts<WebState> for AnySession {
     type Rejection = WebError;
 
     async fn from_request_parts(
@@ -26,7 +48,7 @@ impl OptionalFromRequestParts<WebState> for Session {
         };
         Ok(resolve_session(&state.app, cookie.value())
             .await?
-            .map(Session))
+            .map(AnySession))
     }
 }
 

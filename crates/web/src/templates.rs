@@ -50,6 +50,47 @@ const BUILT_IN: &[(&str, &str)] = &[
         "account_apps.html",
         include_str!("../templates/account_apps.html"),
     ),
+    ("register.html", include_str!("../templates/register.html")),
+    (
+        "register_closed.html",
+        include_str!("../templates/register_closed.html"),
+    ),
+    (
+        "register_done.html",
+        include_str!("../templates/register_done.html"),
+    ),
+    (
+        "get_started.html",
+        include_str!("../templates/get_started.html"),
+    ),
+    (
+        "get_started_code.html",
+        include_str!("../templates/get_started_code.html"),
+    ),
+    (
+        "get_started_details.html",
+        include_str!("../templates/get_started_details.html"),
+    ),
+    (
+        "my_request.html",
+        include_str!("../templates/my_request.html"),
+    ),
+    (
+        "invitations.html",
+        include_str!("../templates/invitations.html"),
+    ),
+    (
+        "admin_users.html",
+        include_str!("../templates/admin_users.html"),
+    ),
+    (
+        "admin_user.html",
+        include_str!("../templates/admin_user.html"),
+    ),
+    (
+        "admin_settings.html",
+        include_str!("../templates/admin_settings.html"),
+    ),
 ];
 
 pub struct Templates {
@@ -104,7 +145,7 @@ mod tests {
         };
         let ctx = context! {
             page_title => "Test", current_user => user, request_id => "rid-123",
-            token => "tok", values => context!{ username => "ada" }, errors => context!{ username => "Taken." },
+            token => "tok", values => context!{ username => "ada", given_name => "A", family_name => "L", mobile => "9", department => "D", reporting_officer_name => "", reporting_officer_email => "", company_address => "", email => "", offshore => true, odc => false, seed => true, agency_domains => "*.gov.sg", no_inbox => "", invitation_validity_days => "5", activation_window_days => "30", seed_invitation_validity_days => "30", reminder_days_before => "7, 1" }, errors => context!{ username => "Taken." },
             form_error => "", notice => "", next => "", reason => "used",
             stats => context!{ users => 1, tenants => 0, outbox_pending => 1, outbox_failed => 0 },
             delivery_mode => "outbox only", messages => vec![message.clone()], message => message,
@@ -113,6 +154,16 @@ mod tests {
             scopes => vec!["openid", "profile"], apps => vec![context!{ client_id => "c", name => "Docs", scope => "openid", granted_at => "2026-11-23" }],
             user_code => "BCDF-GHJK", error => "", app_name => "Docs portal", scope => "openid",
             signed_in => true, id_token_hint => "", post_logout_redirect_uri => "", state => "", client_id => "",
+            invitation => context!{ email => "v@vendor.com", sponsor_name => "Ada Lim", needs_offshore_details => true, expires => "28 November 2026 (UTC)" },
+            countries => vec![context!{ code => "+65", name => "Singapore", selected => true }],
+            sponsor_name => "Ada Lim", sponsor_email => "ada@tech.gov.sg", username => "vendor1", email => "v@vendor.com",
+            deadline => "23 December 2026 (UTC)", device_onboarding => true, low_assurance => true,
+            account => context!{ username => "ada", display_name => "Ada Lim", email => "ada@tech.gov.sg", state => "pending", deadline => "23 December 2026 (UTC)" },
+            invitations => vec![context!{ id => "0190", email => "v@vendor.com", status => "sent", offshore => true, seed => true, sends => 1, created_at => "x", expires_at => "y", may_resend => true, may_revoke => true }],
+            filter => "", filters => context!{ q => "", state => "", type => "", agency => "", after => "" },
+            users => vec![context!{ id => "0190", username => "ada", display_name => "Ada", email => "a@b.gov.sg", user_type => "officer", state => "pending", platform_admin => false, deadline => "x" }],
+            user => context!{ id => "0190", username => "ada", display_name => "Ada", email => "a@b.gov.sg", agency => "b.gov.sg", user_type => "vendor", state => "pending", platform_admin => false, department => "D", mobile => "+6591234567", deadline => "x", created_at => "y", device_onboarding => true, offshore => true, in_odc => false, reporting_officer => "R", reporting_officer_email => "r@b.gov.sg", company_address => "1 Road" },
+            sponsor => "Ada", history => vec![context!{ at => "x", actor => "cli", action => "user.suspended", outcome => "success" }],
         };
         for name in Templates::names() {
             if name == "macros.html" {

@@ -6,6 +6,7 @@ use crate::admin::PlatformAdmin;
 use crate::{App, CoreError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
 use tessera_domain::audit::{AuditEvent, Outcome};
 use tessera_domain::oauth::scope::Scopes;
 use tessera_domain::oauth::{
@@ -258,28 +259,92 @@ pub async fn authenticate(app: &App, auth: &ClientAuth) -> Result<OAuthClient, O
             return super::assertion::authenticate(app, client_id.as_deref(), assertion).await;
         }
     };
+    if let Some(hit) = app
+        .keys
+        .clients
+        .get(client_id, app.clock.now().unix_timestamp())
+        && let Some(client) = accept(app, &hit, secret)
+    {
+        return Ok(client);
+    }
+    // Not cached, stale, or the secret matched none of the cached HMACs (it may be one
+    // added since): ask the database, which decides.
     let mut r = app.db.read().await?;
     let Some(client) = r.client_by_client_id(client_id).await? else {
         return Err(OAuthError::invalid_client().into());
     };
+    let hmacs = if client.kind == ClientKind::Confidential {
+        r.client_secret_hmacs(client.id, app.clock.now()).await?
+    } else {
+        Vec::new()
+    };
+    drop(r);
+    let entry = CachedClient { client, hmacs };
+    let accepted = accept(app, &entry, secret);
+    app.keys
+        .clients
+        .put(client_id, entry, app.clock.now().unix_timestamp());
+    accepted.ok_or_else(|| OAuthError::invalid_client().into())
+}
+
+/// The client, if `secret` (or its absence) authenticates it against `entry`.
+fn accept(app: &App, entry: &CachedClient, secret: Option<&str>) -> Option<OAuthClient> {
+    let client = &entry.client;
     if client.uses_private_key_jwt() {
         // Registered keys mean assertions only: a secret (or nothing) is not enough.
-        return Err(OAuthError::invalid_client().into());
+        return None;
     }
-    match (client.kind, secret) {
-        (ClientKind::Public, None) => Ok(client),
-        (ClientKind::Confidential, Some(secret)) => {
-            let stored = r.client_secret_hmacs(client.id, app.clock.now()).await?;
-            if stored
-                .iter()
-                .any(|h| app.secrets.client_secret_matches(secret, h))
-            {
-                Ok(client)
-            } else {
-                Err(OAuthError::invalid_client().into())
+    let ok = match (client.kind, secret) {
+        (ClientKind::Public, None) => true,
+        (ClientKind::Confidential, Some(secret)) => entry
+            .hmacs
+            .iter()
+            .any(|h| app.secrets.client_secret_matches(secret, h)),
+        _ => false,
+    };
+    ok.then(|| client.clone())
+}
+
+/// A registration and the HMACs of its valid secrets, as last read from the database.
+#[derive(Clone)]
+pub struct CachedClient {
+    client: OAuthClient,
+    hmacs: Vec<[u8; 32]>,
+}
+
+/// Client registrations cached for [`CLIENT_CACHE_SECS`], so the token, introspection and
+/// revocation endpoints do not read two rows per request (on SQLite each read is a hand-off
+/// to the connection's thread and back, which cost more than the whole rest of a
+/// client_credentials grant). Only registrations found in the database are kept, at most
+/// [`CLIENT_CACHE_MAX`], so made-up client ids cannot fill it. A secret the cache does not
+/// know is checked against the database, so a new secret works at once; a registration
+/// or secret removed elsewhere keeps working on this node for at most the cache's lifetime,
+/// the same bound as a signing-key rotation's (see `keys`).
+#[derive(Default)]
+pub struct ClientCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, (i64, Arc<CachedClient>)>>,
+}
+
+pub const CLIENT_CACHE_SECS: i64 = 5;
+pub const CLIENT_CACHE_MAX: usize = 10_000;
+
+impl ClientCache {
+    fn get(&self, client_id: &str, now: i64) -> Option<Arc<CachedClient>> {
+        let map = self.entries.read().ok()?;
+        let (at, entry) = map.get(client_id)?;
+        (now - at < CLIENT_CACHE_SECS && now >= *at).then(|| entry.clone())
+    }
+
+    fn put(&self, client_id: &str, entry: CachedClient, now: i64) {
+        if let Ok(mut map) = self.entries.write() {
+            if map.len() >= CLIENT_CACHE_MAX && !map.contains_key(client_id) {
+                map.retain(|_, (at, _)| now - *at < CLIENT_CACHE_SECS);
+                if map.len() >= CLIENT_CACHE_MAX {
+                    map.clear();
+                }
             }
+            map.insert(client_id.to_owned(), (now, Arc::new(entry)));
         }
-        _ => Err(OAuthError::invalid_client().into()),
     }
 }
 

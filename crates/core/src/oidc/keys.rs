@@ -18,10 +18,13 @@ pub const RETIRED_KEY_PUBLICATION: Duration = Duration::hours(25);
 /// How stale a node's view of the key set may get.
 const RELOAD_AFTER_SECS: i64 = 10;
 
+/// The provider's short-lived in-memory state: the signing keys, and the client
+/// registrations the endpoints authenticate against (see `clients::ClientCache`).
 #[derive(Default)]
 pub struct Keyring {
     state: RwLock<Option<Arc<KeySet>>>,
     loaded_at: AtomicI64,
+    pub(crate) clients: super::clients::ClientCache,
 }
 
 impl std::fmt::Debug for Keyring {

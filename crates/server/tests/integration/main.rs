@@ -5,8 +5,11 @@ mod oidc_support;
 mod support;
 
 mod cli;
+mod cli_lifecycle;
 mod config_errors;
 mod crash;
+mod lifecycle;
+mod lifecycle_self_registration;
 mod migrate;
 mod oidc;
 mod oidc_client_auth;

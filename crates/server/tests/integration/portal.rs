@@ -326,8 +326,15 @@ async fn non_admins_cannot_reach_admin_pages(backend: Backend) {
                 .await
                 .unwrap(),
         ),
+        password_is_initial: false,
+        sponsor: None,
+        offshore: None,
+        device_onboarding: false,
+        activation_deadline: None,
+        reminders_sent: 0,
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     let mut tx = app.db.begin().await.unwrap();
     tx.insert_user(&user).await.unwrap();

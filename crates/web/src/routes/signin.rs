@@ -3,7 +3,7 @@
 use super::page;
 use crate::WebState;
 use crate::error::{WebError, safe_next};
-use crate::extract::{ClientIp, Session, user_context};
+use crate::extract::{AnySession, ClientIp, Session, user_context};
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
@@ -97,7 +97,7 @@ async fn submit(
     State(state): State<WebState>,
     ClientIp(ip): ClientIp,
     jar: CookieJar,
-    previous: Option<Session>,
+    previous: Option<AnySession>,
     Form(c): Form<Credentials>,
 ) -> Result<Response, WebError> {
     let next = safe_next(&c.next).unwrap_or("").to_owned();
@@ -107,7 +107,7 @@ async fn submit(
             // cookie dies and the apps it reached hear of it.
             // The new session is already committed: a failure here must not turn the
             // successful sign-in into an error page (the old session then simply expires).
-            if let Some(Session(old)) = previous {
+            if let Some(AnySession(old)) = previous {
                 match sign_out(&state.app, &old, ip).await {
                     Ok(()) => state.wake_outbox(),
                     Err(e) => tracing::warn!(error = %e, "could not end the previous session"),
@@ -146,9 +146,9 @@ async fn leave(
     State(state): State<WebState>,
     ClientIp(ip): ClientIp,
     jar: CookieJar,
-    who: Option<Session>,
+    who: Option<AnySession>,
 ) -> Result<Response, WebError> {
-    if let Some(Session(w)) = who {
+    if let Some(AnySession(w)) = who {
         sign_out(&state.app, &w, ip).await?;
         // Back-channel logout notices were queued; send them now.
         state.wake_outbox();
