@@ -9,9 +9,11 @@ pub mod lifecycle;
 pub mod oidc;
 pub mod outbox;
 pub mod passwords;
+pub mod policies;
 pub mod secrets;
 pub mod setup;
 pub mod signin;
+pub mod sms_code;
 
 use std::sync::Arc;
 use tessera_domain::audit::AuditEvent;

@@ -93,6 +93,30 @@ impl PasswordHasher {
     }
 }
 
+/// The full new-password policy: the domain's rules (length, not the username), then a
+/// strength estimate (zxcvbn) that refuses guessable passwords, saying why.
+pub fn check_new_password(
+    password: &str,
+    username: &tessera_domain::user::Username,
+    other_inputs: &[&str],
+) -> Result<(), String> {
+    tessera_domain::user::check_new_password(password, Some(username))?;
+    let mut inputs = vec![username.as_str()];
+    inputs.extend_from_slice(other_inputs);
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    if (estimate.score() as u8) < 3 {
+        let why = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()))
+            .unwrap_or_else(|| "it is too easy to guess".into());
+        return Err(format!(
+            "Choose a stronger password: {}. Use several unrelated words or more varied characters.",
+            why.trim_end_matches('.')
+        ));
+    }
+    Ok(())
+}
+
 fn hash_blocking(params: &Params, password: &[u8], salt: &[u8]) -> Result<String, CoreError> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password_with_salt(password, salt)

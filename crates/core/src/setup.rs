@@ -187,6 +187,7 @@ async fn create_admin(
         device_onboarding: false,
         activation_deadline: None,
         reminders_sent: 0,
+        phone_verified_at: None,
         created_at: now,
         updated_at: now,
         version: 1,

@@ -93,6 +93,9 @@ pub enum DomainError {
     /// The operation conflicts with the current state (e.g. setup after an admin exists).
     #[error("{0}")]
     InvalidState(String),
+    /// Locked out or throttled after repeated failures; the message says until when.
+    #[error("{0}")]
+    TooManyAttempts(String),
 }
 
 impl DomainError {
@@ -106,6 +109,7 @@ impl DomainError {
             Self::Forbidden => "forbidden",
             Self::NoLongerValid(_) => "no_longer_valid",
             Self::InvalidState(_) => "invalid_state",
+            Self::TooManyAttempts(_) => "too_many_attempts",
         }
     }
 

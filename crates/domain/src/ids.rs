@@ -64,3 +64,11 @@ id_type!(
     /// Identifies an officer's self-registration request (email, code, then the form).
     SelfRegistrationId
 );
+id_type!(
+    /// Identifies one second-factor credential (an authenticator app's TOTP key).
+    CredentialId
+);
+id_type!(
+    /// Identifies a code sent by SMS (phone check, password reset, mobile change).
+    CodeChallengeId
+);

@@ -110,6 +110,10 @@ pub struct LifecycleSettings {
     pub seed_invitation_validity_days: u32,
     /// Days before the activation deadline on which a reminder is sent, largest first.
     pub reminder_days_before: Vec<u32>,
+    /// Wrong passwords (or second-factor codes) in a row that lock an account…
+    pub lockout_max_failures: u32,
+    /// …for this many minutes.
+    pub lockout_minutes: u32,
 }
 
 impl Default for LifecycleSettings {
@@ -121,6 +125,8 @@ impl Default for LifecycleSettings {
             activation_window_days: 30,
             seed_invitation_validity_days: 30,
             reminder_days_before: vec![7, 1],
+            lockout_max_failures: 5,
+            lockout_minutes: 15,
         }
     }
 }
@@ -170,6 +176,12 @@ impl LifecycleSettings {
         }
         if !range(self.seed_invitation_validity_days, 1, 365) {
             errors.add("seed_invitation_validity_days", "Use 1 to 365 days.");
+        }
+        if !range(self.lockout_max_failures, 3, 100) {
+            errors.add("lockout_max_failures", "Use 3 to 100 attempts.");
+        }
+        if !range(self.lockout_minutes, 1, 1440) {
+            errors.add("lockout_minutes", "Use 1 to 1440 minutes.");
         }
         if self
             .reminder_days_before

@@ -15,8 +15,10 @@ pub enum Assurance {
     /// A code sent to their email (self-registration): enough to follow their own request,
     /// never enough for an app or administration.
     EmailCode,
-    /// Their password (issue 5 adds the second factor).
+    /// Their password only: a sign-in still in its second step or the onboarding wizard.
     Password,
+    /// Password and a second factor (or a passkey): a complete sign-in.
+    Mfa,
 }
 
 impl Assurance {
@@ -24,6 +26,7 @@ impl Assurance {
         match self {
             Self::EmailCode => "email_code",
             Self::Password => "password",
+            Self::Mfa => "mfa",
         }
     }
 
@@ -31,6 +34,7 @@ impl Assurance {
         match s {
             "email_code" => Some(Self::EmailCode),
             "password" => Some(Self::Password),
+            "mfa" => Some(Self::Mfa),
             _ => None,
         }
     }
@@ -45,6 +49,8 @@ pub struct PortalSession {
     pub expires_at: OffsetDateTime,
     pub source_ip: Option<String>,
     pub assurance: Assurance,
+    /// RFC 8176 methods the sign-in used (`pwd`, `otp`…), for tokens' `amr`.
+    pub amr: Vec<String>,
 }
 
 impl PortalSession {
@@ -62,6 +68,22 @@ impl PortalSession {
             expires_at: now + ABSOLUTE_LIFETIME,
             source_ip,
             assurance: Assurance::Password,
+            amr: vec!["pwd".into()],
+        }
+    }
+
+    /// A complete sign-in: password and second factor.
+    pub fn signed_in_with(
+        token_hash: SecretHash,
+        user_id: UserId,
+        now: OffsetDateTime,
+        source_ip: Option<String>,
+        amr: Vec<String>,
+    ) -> Self {
+        Self {
+            assurance: Assurance::Mfa,
+            amr,
+            ..Self::new(token_hash, user_id, now, source_ip)
         }
     }
 
@@ -74,14 +96,15 @@ impl PortalSession {
     ) -> Self {
         Self {
             assurance: Assurance::EmailCode,
+            amr: Vec::new(),
             ..Self::new(token_hash, user_id, now, source_ip)
         }
     }
 
     /// Whether the session proves enough for apps and the portal beyond the person's own
-    /// request.
+    /// request: a password and a second factor.
     pub fn is_signed_in(&self) -> bool {
-        self.assurance >= Assurance::Password
+        self.assurance >= Assurance::Mfa
     }
 
     pub fn is_live(&self, now: OffsetDateTime) -> bool {

@@ -267,6 +267,9 @@ pub struct User {
     pub activation_deadline: Option<OffsetDateTime>,
     /// How many deadline reminders were sent (stages of the reminder schedule).
     pub reminders_sent: u32,
+    /// When the mobile number was last proven by an SMS code (onboarding or a change).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub phone_verified_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]

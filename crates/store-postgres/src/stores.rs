@@ -16,7 +16,7 @@ use tessera_store::{
 };
 use tessera_store_sql::{
     AuditRow, OutboxRow, SessionRow, TenantRow, UserRow, agency_patterns, audit_columns,
-    contains_pattern, convert_all, db_err, map_err, offshore_columns, outbox_columns,
+    contains_pattern, convert_all, db_err, join, map_err, offshore_columns, outbox_columns,
     session_columns, user_columns,
 };
 use time::OffsetDateTime;
@@ -32,7 +32,7 @@ impl UserStore for PostgresTx {
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
         ))
         .bind(u.id.as_uuid())
         .bind(u.username.as_str().to_owned())
@@ -55,6 +55,7 @@ impl UserStore for PostgresTx {
         .bind(u.device_onboarding)
         .bind(u.activation_deadline.map(to_unix))
         .bind(i64::from(u.reminders_sent))
+        .bind(u.phone_verified_at.map(to_unix))
         .bind(to_unix(u.created_at))
         .bind(to_unix(u.updated_at))
         .bind(u.version)
@@ -133,8 +134,8 @@ impl UserStore for PostgresTx {
             "department = $5, user_type = $6, state = $7, platform_admin = $8, password_hash = $9, ",
             "password_is_initial = $10, sponsor = $11, offshore = $12, offshore_in_odc = $13, ",
             "reporting_officer_name = $14, reporting_officer_email = $15, company_address = $16, ",
-            "device_onboarding = $17, activation_deadline = $18, reminders_sent = $19, updated_at = $20, ",
-            "version = version + 1 WHERE id = $21 AND version = $22"
+            "device_onboarding = $17, activation_deadline = $18, reminders_sent = $19, ",
+            "phone_verified_at = $20, updated_at = $21, version = version + 1 WHERE id = $22 AND version = $23"
         ))
         .bind(u.given_name.clone())
         .bind(u.family_name.clone())
@@ -155,6 +156,7 @@ impl UserStore for PostgresTx {
         .bind(u.device_onboarding)
         .bind(u.activation_deadline.map(to_unix))
         .bind(i64::from(u.reminders_sent))
+        .bind(u.phone_verified_at.map(to_unix))
         .bind(to_unix(u.updated_at))
         .bind(u.id.as_uuid())
         .bind(u.version)
@@ -282,7 +284,7 @@ impl SessionStore for PostgresTx {
         sqlx::query(concat!(
             "INSERT INTO portal_sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(s.token_hash.as_bytes().to_vec())
         .bind(s.user_id.as_uuid())
@@ -291,6 +293,7 @@ impl SessionStore for PostgresTx {
         .bind(to_unix(s.expires_at))
         .bind(s.source_ip.clone())
         .bind(s.assurance.as_str())
+        .bind(join(&s.amr))
         .execute(self.handle.conn())
         .await
         .map_err(db_err)?;
@@ -335,6 +338,19 @@ impl SessionStore for PostgresTx {
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<PortalSession>, StoreError> {
+        let rows = sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM portal_sessions WHERE user_id = $1 ORDER BY created_at DESC, token_hash"
+        ))
+        .bind(user.as_uuid())
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
     }
 
     async fn delete_sessions_of_user(&mut self, user: UserId) -> Result<u64, StoreError> {

@@ -17,9 +17,11 @@ use tessera_store::StoreError;
 use uuid::Uuid;
 
 mod lifecycle;
+mod signin;
 pub use lifecycle::{
     InvitationRow, SelfRegistrationRow, agency_patterns, contains_pattern, escape_like,
 };
+pub use signin::{AcceptanceRow, CodeChallengeRow, LockoutRow, PolicyRow, SignInFlowRow, TotpRow};
 
 /// Maps a driver error; a unique violation becomes `Duplicate { field }`.
 pub fn map_err(err: sqlx::Error, unique_field: Option<&'static str>) -> StoreError {
@@ -108,6 +110,7 @@ pub struct UserRow {
     pub device_onboarding: bool,
     pub activation_deadline: Option<i64>,
     pub reminders_sent: i64,
+    pub phone_verified_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
@@ -140,6 +143,7 @@ impl TryFrom<UserRow> for User {
             device_onboarding: r.device_onboarding,
             activation_deadline: r.activation_deadline.map(from_unix),
             reminders_sent: count("users.reminders_sent", r.reminders_sent)?,
+            phone_verified_at: r.phone_verified_at.map(from_unix),
             created_at: from_unix(r.created_at),
             updated_at: from_unix(r.updated_at),
             version: r.version,
@@ -175,6 +179,7 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub source_ip: Option<String>,
     pub assurance: String,
+    pub amr: String,
 }
 
 impl TryFrom<SessionRow> for PortalSession {
@@ -189,6 +194,7 @@ impl TryFrom<SessionRow> for PortalSession {
             source_ip: r.source_ip,
             assurance: Assurance::parse(&r.assurance)
                 .ok_or_else(|| corrupt("portal_sessions.assurance", &r.assurance))?,
+            amr: split(&r.amr),
         })
     }
 }
@@ -277,13 +283,13 @@ where
 #[macro_export]
 macro_rules! user_columns {
     () => {
-        "id, username, given_name, family_name, email, mobile, department, user_type, state, platform_admin, password_hash, password_is_initial, sponsor, offshore, offshore_in_odc, reporting_officer_name, reporting_officer_email, company_address, device_onboarding, activation_deadline, reminders_sent, created_at, updated_at, version"
+        "id, username, given_name, family_name, email, mobile, department, user_type, state, platform_admin, password_hash, password_is_initial, sponsor, offshore, offshore_in_odc, reporting_officer_name, reporting_officer_email, company_address, device_onboarding, activation_deadline, reminders_sent, phone_verified_at, created_at, updated_at, version"
     };
 }
 #[macro_export]
 macro_rules! session_columns {
     () => {
-        "token_hash, user_id, created_at, last_seen_at, expires_at, source_ip, assurance"
+        "token_hash, user_id, created_at, last_seen_at, expires_at, source_ip, assurance, amr"
     };
 }
 #[macro_export]

@@ -16,7 +16,7 @@ use tessera_store::{
 };
 use tessera_store_sql::{
     AuditRow, OutboxRow, SessionRow, TenantRow, UserRow, agency_patterns, audit_columns,
-    contains_pattern, convert_all, db_err, map_err, offshore_columns, outbox_columns,
+    contains_pattern, convert_all, db_err, join, map_err, offshore_columns, outbox_columns,
     session_columns, user_columns,
 };
 use time::OffsetDateTime;
@@ -28,7 +28,7 @@ impl UserStore for SqliteTx {
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(u.id.as_uuid())
         .bind(u.username.as_str().to_owned())
@@ -51,6 +51,7 @@ impl UserStore for SqliteTx {
         .bind(u.device_onboarding)
         .bind(u.activation_deadline.map(to_unix))
         .bind(i64::from(u.reminders_sent))
+        .bind(u.phone_verified_at.map(to_unix))
         .bind(to_unix(u.created_at))
         .bind(to_unix(u.updated_at))
         .bind(u.version)
@@ -129,8 +130,8 @@ impl UserStore for SqliteTx {
             "department = ?, user_type = ?, state = ?, platform_admin = ?, password_hash = ?, ",
             "password_is_initial = ?, sponsor = ?, offshore = ?, offshore_in_odc = ?, ",
             "reporting_officer_name = ?, reporting_officer_email = ?, company_address = ?, ",
-            "device_onboarding = ?, activation_deadline = ?, reminders_sent = ?, updated_at = ?, ",
-            "version = version + 1 WHERE id = ? AND version = ?"
+            "device_onboarding = ?, activation_deadline = ?, reminders_sent = ?, ",
+            "phone_verified_at = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?"
         ))
         .bind(u.given_name.clone())
         .bind(u.family_name.clone())
@@ -151,6 +152,7 @@ impl UserStore for SqliteTx {
         .bind(u.device_onboarding)
         .bind(u.activation_deadline.map(to_unix))
         .bind(i64::from(u.reminders_sent))
+        .bind(u.phone_verified_at.map(to_unix))
         .bind(to_unix(u.updated_at))
         .bind(u.id.as_uuid())
         .bind(u.version)
@@ -277,7 +279,7 @@ impl SessionStore for SqliteTx {
         sqlx::query(concat!(
             "INSERT INTO portal_sessions (",
             session_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(s.token_hash.as_bytes().to_vec())
         .bind(s.user_id.as_uuid())
@@ -286,6 +288,7 @@ impl SessionStore for SqliteTx {
         .bind(to_unix(s.expires_at))
         .bind(s.source_ip.clone())
         .bind(s.assurance.as_str())
+        .bind(join(&s.amr))
         .execute(self.handle.conn())
         .await
         .map_err(db_err)?;
@@ -330,6 +333,19 @@ impl SessionStore for SqliteTx {
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<PortalSession>, StoreError> {
+        let rows = sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM portal_sessions WHERE user_id = ? ORDER BY created_at DESC, token_hash"
+        ))
+        .bind(user.as_uuid())
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        convert_all(rows)
     }
 
     async fn delete_sessions_of_user(&mut self, user: UserId) -> Result<u64, StoreError> {

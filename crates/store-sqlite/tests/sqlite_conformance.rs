@@ -74,7 +74,7 @@ async fn existing_rows_get_lifecycle_defaults() {
     );
 
     let status = db.migrate().await.expect("migrate");
-    assert_eq!((status.database_version, status.binary_version), (7, 7));
+    assert_eq!((status.database_version, status.binary_version), (8, 8));
     let mut r = db.read().await.expect("read");
     let user = r
         .user_by_username(&Username::parse("olduser").expect("name"))
@@ -87,15 +87,91 @@ async fn existing_rows_get_lifecycle_defaults() {
     assert_eq!(user.offshore, None);
     assert_eq!(user.activation_deadline, None);
     assert_eq!(user.reminders_sent, 0);
+    assert_eq!(user.phone_verified_at, None);
     let session = r
         .session_by_token(&SecretHash([7; 32]))
         .await
         .expect("session")
         .expect("old session kept");
     assert_eq!(session.assurance, Assurance::Password);
+    assert_eq!(session.amr, ["pwd"]);
     drop(r);
     let mut tx = db.begin().await.expect("begin");
     assert!(tx.update_user(&user).await.expect("update"));
+    tx.commit().await.expect("commit");
+    db.close().await;
+}
+
+/// Sessions from before the sign-in migration keep their assurance and get the methods
+/// they used: a password, or nothing for an email-code session. The rebuilt table takes
+/// the new 'mfa' assurance.
+#[tokio::test]
+async fn existing_sessions_get_sign_in_methods() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/old.db", dir.path().display());
+    let db = SqliteDatabase::connect(&url).await.expect("connect");
+    let raw = sqlx::SqlitePool::connect(&url).await.expect("raw");
+    let migrations = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+    sqlx::migrate::Migrator::new(migrations)
+        .await
+        .expect("read migrations")
+        .run_to(7, &raw)
+        .await
+        .expect("migrate to 7");
+    sqlx::query("INSERT INTO users (id, username, given_name, family_name, email, mobile, department, user_type, state, platform_admin, password_hash, created_at, updated_at) VALUES (X'0190A5B1C2D37000800000000000000A', 'olduser', 'Old', 'User', 'old@agency.gov.sg', NULL, 'Ops', 'officer', 'active', 0, NULL, 1800000000, 1800000000)")
+        .execute(&raw)
+        .await
+        .expect("old user");
+    sqlx::query("INSERT INTO portal_sessions (token_hash, user_id, created_at, last_seen_at, expires_at, source_ip, assurance) VALUES (X'0707070707070707070707070707070707070707070707070707070707070707', X'0190A5B1C2D37000800000000000000A', 1800000000, 1800000100, 1800086400, '10.0.0.7', 'password'), (X'0808080808080808080808080808080808080808080808080808080808080808', X'0190A5B1C2D37000800000000000000A', 1800000050, 1800000050, 1800086450, NULL, 'email_code')")
+        .execute(&raw)
+        .await
+        .expect("old sessions");
+    raw.close().await;
+
+    let status = db.migrate().await.expect("migrate");
+    assert_eq!((status.database_version, status.binary_version), (8, 8));
+    let mut r = db.read().await.expect("read");
+    let user = r
+        .user_by_username(&Username::parse("olduser").expect("name"))
+        .await
+        .expect("user")
+        .expect("old user kept");
+    let sessions = r.sessions_of_user(user.id).await.expect("sessions");
+    let summary: Vec<_> = sessions
+        .iter()
+        .map(|s| {
+            (
+                s.token_hash.0[0],
+                s.assurance,
+                s.amr.clone(),
+                s.source_ip.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (8, Assurance::EmailCode, vec![], None),
+            (
+                7,
+                Assurance::Password,
+                vec!["pwd".to_owned()],
+                Some("10.0.0.7".to_owned())
+            ),
+        ]
+    );
+    assert_eq!(sessions[1].last_seen_at.unix_timestamp(), 1_800_000_100);
+    drop(r);
+
+    let mut tx = db.begin().await.expect("begin");
+    let signed_in = tessera_domain::session::PortalSession::signed_in_with(
+        SecretHash([9; 32]),
+        user.id,
+        sessions[0].created_at,
+        None,
+        vec!["pwd".into(), "otp".into()],
+    );
+    tx.insert_session(&signed_in).await.expect("an mfa session");
     tx.commit().await.expect("commit");
     db.close().await;
 }

@@ -77,6 +77,37 @@ macro_rules! conformance_tests {
             session_assurance_round_trips,
             audit_for_target_is_newest_first_and_limited
         );
+        $crate::conformance_tests!(@signin $factory;
+            totp_keys_round_trip_oldest_first,
+            totp_update_is_compare_and_set,
+            totp_code_is_accepted_once_under_concurrency,
+            totp_delete_removes_only_that_users_key,
+            sign_in_flows_round_trip_with_compare_and_set,
+            sign_in_flow_finishes_once_under_concurrency,
+            expired_sign_in_flows_are_removed,
+            lockout_counts_failures_then_locks,
+            lockout_forgets_failures_older_than_the_window,
+            lockout_clear_forgets_failures_and_lock,
+            lockout_counts_every_concurrent_failure,
+            lockout_starts_once_under_concurrency,
+            code_challenges_latest_by_purpose,
+            code_challenge_update_is_compare_and_set,
+            policies_are_published_as_versions,
+            policy_acceptance_is_idempotent_and_listed,
+            sessions_of_user_newest_first_with_amr,
+            phone_verified_at_round_trips
+        );
+    };
+    (@signin $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let test_db = $factory().await;
+                $crate::conformance_signin::$name(test_db.db.clone()).await;
+                test_db.db.close().await;
+                drop(test_db);
+            }
+        )*
     };
     (@lifecycle $factory:path; $($name:ident),* $(,)?) => {
         $(
@@ -152,6 +183,7 @@ pub fn sample_user(n: u32) -> User {
         device_onboarding: false,
         activation_deadline: None,
         reminders_sent: 0,
+        phone_verified_at: None,
         created_at: t(n.into()),
         updated_at: t(n.into()),
         version: 1,

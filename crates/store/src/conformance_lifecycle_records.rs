@@ -642,7 +642,8 @@ pub async fn session_assurance_round_trips(db: Arc<dyn Database>) {
         .unwrap()
         .unwrap();
     assert_eq!(found.assurance, Assurance::Password);
-    assert!(found.is_signed_in());
+    // A password alone is a sign-in still in its second step.
+    assert!(!found.is_signed_in());
 }
 
 pub async fn audit_for_target_is_newest_first_and_limited(db: Arc<dyn Database>) {

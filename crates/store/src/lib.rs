@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use tessera_domain::audit::{AuditEvent, AuditRecord};
+use tessera_domain::code_challenge::{CodeChallenge, CodePurpose};
 use tessera_domain::invitation::{Invitation, InvitationStatus};
+use tessera_domain::lockout::{LockoutPolicy, LockoutState};
+use tessera_domain::mfa::TotpCredential;
 use tessera_domain::oauth::grant::Authentication;
 use tessera_domain::oauth::grant::{
     CodeRedemption, DeviceGrant, DevicePoll, PushedRequest, RefreshUse,
@@ -12,12 +15,14 @@ use tessera_domain::oauth::{
     AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord,
 };
 use tessera_domain::outbox::{Channel, DeliveryStatus, OutboxMessage};
+use tessera_domain::policy::{PolicyAcceptance, PolicyDocument, PolicyKind};
 use tessera_domain::secret::SecretHash;
 use tessera_domain::self_registration::SelfRegistration;
 use tessera_domain::session::PortalSession;
+use tessera_domain::signin_flow::SignInFlow;
 use tessera_domain::tenant::Tenant;
 use tessera_domain::user::{EmailAddress, User, UserState, UserType, Username};
-use tessera_domain::{AppId, InvitationId, OutboxMessageId, TenantId, UserId};
+use tessera_domain::{AppId, CredentialId, InvitationId, OutboxMessageId, TenantId, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -29,6 +34,8 @@ pub mod conformance_flows;
 pub mod conformance_lifecycle;
 #[cfg(feature = "conformance")]
 pub mod conformance_oauth;
+#[cfg(feature = "conformance")]
+pub mod conformance_signin;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -116,6 +123,11 @@ pub trait Tx:
     + InvitationStore
     + SelfRegistrationStore
     + SettingsStore
+    + CredentialStore
+    + SignInFlowStore
+    + LockoutStore
+    + CodeChallengeStore
+    + PolicyStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -224,6 +236,86 @@ pub trait SelfRegistrationStore: Send {
     ) -> Result<i64, StoreError>;
 }
 
+/// Second-factor credentials (TOTP keys; passkeys arrive with their own issue).
+#[async_trait]
+pub trait CredentialStore: Send {
+    async fn insert_totp(&mut self, credential: &TotpCredential) -> Result<(), StoreError>;
+    /// Confirmed and unconfirmed keys of one user, oldest first.
+    async fn totp_of_user(&mut self, user: UserId) -> Result<Vec<TotpCredential>, StoreError>;
+    /// Compare-and-set on `version`: writes label, confirmed_at and last_used_step. Two
+    /// nodes accepting the same code race here; exactly one wins, so a code works once.
+    async fn update_totp(&mut self, credential: &TotpCredential) -> Result<bool, StoreError>;
+    /// Removes one key of that user; false if there was none.
+    async fn delete_totp(&mut self, user: UserId, id: CredentialId) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait SignInFlowStore: Send {
+    async fn insert_sign_in_flow(&mut self, flow: &SignInFlow) -> Result<(), StoreError>;
+    async fn sign_in_flow(&mut self, token: &SecretHash) -> Result<Option<SignInFlow>, StoreError>;
+    /// Compare-and-set on `version`: writes user_id, password_at, second_factor_at, amr,
+    /// return_to and expires_at.
+    async fn update_sign_in_flow(&mut self, flow: &SignInFlow) -> Result<bool, StoreError>;
+    /// True for exactly one caller (finishing a flow is single-use).
+    async fn delete_sign_in_flow(&mut self, token: &SecretHash) -> Result<bool, StoreError>;
+    async fn delete_sign_in_flows_expired_before(
+        &mut self,
+        cutoff: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+}
+
+/// Failure counters for brute-force protection, shared by every node.
+#[async_trait]
+pub trait LockoutStore: Send {
+    /// Counts one failure for `subject`, atomically under concurrency: failures older than
+    /// `policy.window` are forgotten first; reaching `policy.max_failures` starts a lock of
+    /// `policy.lock_for` and resets the count. While locked, nothing changes. Returns the
+    /// state after counting.
+    async fn record_failure(
+        &mut self,
+        subject: &str,
+        policy: &LockoutPolicy,
+        now: OffsetDateTime,
+    ) -> Result<LockoutState, StoreError>;
+    /// The state now (no row: zero failures, not locked).
+    async fn lockout(&mut self, subject: &str) -> Result<LockoutState, StoreError>;
+    /// Forgets the subject's failures and lock (after a success or an administrator's reset).
+    async fn clear_lockout(&mut self, subject: &str) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait CodeChallengeStore: Send {
+    async fn insert_code_challenge(&mut self, challenge: &CodeChallenge) -> Result<(), StoreError>;
+    /// The newest challenge of one user for one purpose.
+    async fn latest_code_challenge(
+        &mut self,
+        user: UserId,
+        purpose: CodePurpose,
+    ) -> Result<Option<CodeChallenge>, StoreError>;
+    /// Compare-and-set on `version`: writes target, code_mac, expires_at, attempts, sends,
+    /// last_sent_at and verified_at.
+    async fn update_code_challenge(
+        &mut self,
+        challenge: &CodeChallenge,
+    ) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait PolicyStore: Send {
+    /// Fails with `Duplicate { field: "version" }` when that kind already has the version.
+    async fn insert_policy(&mut self, document: &PolicyDocument) -> Result<(), StoreError>;
+    /// The newest version of each kind that has any.
+    async fn current_policies(&mut self) -> Result<Vec<PolicyDocument>, StoreError>;
+    /// Every version of one kind, newest first.
+    async fn policy_versions(
+        &mut self,
+        kind: PolicyKind,
+    ) -> Result<Vec<PolicyDocument>, StoreError>;
+    /// Idempotent: accepting the same version twice keeps the first time.
+    async fn record_acceptance(&mut self, acceptance: &PolicyAcceptance) -> Result<(), StoreError>;
+    async fn acceptances_of(&mut self, user: UserId) -> Result<Vec<PolicyAcceptance>, StoreError>;
+}
+
 /// Administrator settings as named JSON documents (e.g. `lifecycle`).
 #[async_trait]
 pub trait SettingsStore: Send {
@@ -260,6 +352,8 @@ pub trait SessionStore: Send {
     ) -> Result<(), StoreError>;
     /// Returns whether a session was removed.
     async fn delete_session(&mut self, token: &SecretHash) -> Result<bool, StoreError>;
+    /// Live and expired sessions of one account, newest first (for "signed-in sessions").
+    async fn sessions_of_user(&mut self, user: UserId) -> Result<Vec<PortalSession>, StoreError>;
     /// Ends every session of one account (termination, suspension). Returns how many.
     async fn delete_sessions_of_user(&mut self, user: UserId) -> Result<u64, StoreError>;
     async fn delete_sessions_expired_before(

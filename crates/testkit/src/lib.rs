@@ -47,6 +47,20 @@ pub async fn fresh_database(backend: Backend) -> (Arc<dyn Database>, Box<dyn Sen
     }
 }
 
+/// Each in-process server's fake clock by base URL, so test clients that must compute
+/// time-based codes (TOTP) use the server's time.
+static CLOCKS: std::sync::Mutex<Vec<(String, FakeClock)>> = std::sync::Mutex::new(Vec::new());
+
+/// The fake clock of the in-process server at `base_url`, if it is one.
+pub fn clock_for(base_url: &str) -> Option<FakeClock> {
+    CLOCKS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(b, _)| b == base_url)
+        .map(|(_, c)| c.clone())
+}
+
 /// The start of every test's fake clock: 2026-11-23 00:00:00 UTC.
 pub const EPOCH: i64 = 1_795_392_000;
 
@@ -117,6 +131,10 @@ impl TestServer {
                 outbox_waker: Some(worker.waker()),
             },
         );
+        CLOCKS
+            .lock()
+            .unwrap()
+            .push((base_url.clone(), clock.clone()));
         let router = tessera_web::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);

@@ -152,6 +152,9 @@ impl IntoResponse for WebError {
                 DomainError::InvalidState(message) => {
                     error_page(StatusCode::CONFLICT, "Not possible now", message)
                 }
+                DomainError::TooManyAttempts(message) => {
+                    error_page(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", message)
+                }
             },
             Self::Core(CoreError::Store(StoreError::Unavailable(detail))) => {
                 tracing::error!(error = %detail, "database unavailable");

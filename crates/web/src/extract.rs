@@ -31,6 +31,20 @@ impl OptionalFromRequestParts<WebState> for Session {
     }
 }
 
+/// The session secrets this browser holds, current account first. One browser can hold
+/// several signed-in accounts (the account chooser switches between them).
+pub fn session_tokens(jar: &CookieJar, state: &WebState) -> Vec<String> {
+    jar.get(state.session_cookie_name())
+        .map(|c| {
+            c.value()
+                .split('.')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Any live session, including a low-assurance one: only for pages that show a person
 /// their own registration request.
 pub struct AnySession(pub SignedIn);
@@ -43,12 +57,10 @@ impl OptionalFromRequestParts<WebState> for AnySession {
         state: &WebState,
     ) -> Result<Option<Self>, WebError> {
         let jar = CookieJar::from_headers(&parts.headers);
-        let Some(cookie) = jar.get(state.session_cookie_name()) else {
+        let Some(current) = session_tokens(&jar, state).into_iter().next() else {
             return Ok(None);
         };
-        Ok(resolve_session(&state.app, cookie.value())
-            .await?
-            .map(AnySession))
+        Ok(resolve_session(&state.app, &current).await?.map(AnySession))
     }
 }
 

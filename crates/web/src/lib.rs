@@ -28,6 +28,7 @@ pub fn router(state: WebState) -> Router {
     let portal = Router::new()
         .merge(routes::setup::router())
         .merge(routes::signin::router())
+        .merge(routes::signin_setup::router())
         .merge(routes::admin::router())
         .merge(routes::admin_users::router())
         .merge(routes::invitations::router())

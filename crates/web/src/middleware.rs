@@ -51,8 +51,8 @@ pub async fn render_error_pages(
         headers.append(header::COOKIE, c);
     }
     let jar = axum_extra::extract::CookieJar::from_headers(&headers);
-    let who = match jar.get(state.session_cookie_name()) {
-        Some(c) => resolve_session(&state.app, c.value()).await.ok().flatten(),
+    let who = match crate::extract::session_tokens(&jar, &state).first() {
+        Some(c) => resolve_session(&state.app, c).await.ok().flatten(),
         None => None,
     };
     let ctx = minijinja::context! {

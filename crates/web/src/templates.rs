@@ -91,6 +91,30 @@ const BUILT_IN: &[(&str, &str)] = &[
         "admin_settings.html",
         include_str!("../templates/admin_settings.html"),
     ),
+    (
+        "signin_password.html",
+        include_str!("../templates/signin_password.html"),
+    ),
+    (
+        "signin_code.html",
+        include_str!("../templates/signin_code.html"),
+    ),
+    (
+        "setup_authenticator.html",
+        include_str!("../templates/setup_authenticator.html"),
+    ),
+    (
+        "setup_phone.html",
+        include_str!("../templates/setup_phone.html"),
+    ),
+    (
+        "setup_password.html",
+        include_str!("../templates/setup_password.html"),
+    ),
+    (
+        "setup_policies.html",
+        include_str!("../templates/setup_policies.html"),
+    ),
 ];
 
 pub struct Templates {
@@ -145,7 +169,7 @@ mod tests {
         };
         let ctx = context! {
             page_title => "Test", current_user => user, request_id => "rid-123",
-            token => "tok", values => context!{ username => "ada", given_name => "A", family_name => "L", mobile => "9", department => "D", reporting_officer_name => "", reporting_officer_email => "", company_address => "", email => "", offshore => true, odc => false, seed => true, agency_domains => "*.gov.sg", no_inbox => "", invitation_validity_days => "5", activation_window_days => "30", seed_invitation_validity_days => "30", reminder_days_before => "7, 1" }, errors => context!{ username => "Taken." },
+            token => "tok", values => context!{ username => "ada", given_name => "A", family_name => "L", mobile => "9", department => "D", reporting_officer_name => "", reporting_officer_email => "", company_address => "", email => "", offshore => true, odc => false, seed => true, agency_domains => "*.gov.sg", no_inbox => "", invitation_validity_days => "5", activation_window_days => "30", seed_invitation_validity_days => "30", reminder_days_before => "7, 1", lockout_max_failures => "5", lockout_minutes => "15" }, errors => context!{ username => "Taken." },
             form_error => "", notice => "", next => "", reason => "used",
             stats => context!{ users => 1, tenants => 0, outbox_pending => 1, outbox_failed => 0 },
             delivery_mode => "outbox only", messages => vec![message.clone()], message => message,
@@ -163,6 +187,9 @@ mod tests {
             filter => "", filters => context!{ q => "", state => "", type => "", agency => "", after => "" },
             users => vec![context!{ id => "0190", username => "ada", display_name => "Ada", email => "a@b.gov.sg", user_type => "officer", state => "pending", platform_admin => false, deadline => "x" }],
             user => context!{ id => "0190", username => "ada", display_name => "Ada", email => "a@b.gov.sg", agency => "b.gov.sg", user_type => "vendor", state => "pending", platform_admin => false, department => "D", mobile => "+6591234567", deadline => "x", created_at => "y", device_onboarding => true, offshore => true, in_odc => false, reporting_officer => "R", reporting_officer_email => "r@b.gov.sg", company_address => "1 Road" },
+            step => context!{ number => 1, of => 4 }, qr_svg => "<svg></svg>", key_text => "ABCD EFGH", uri => "otpauth://totp/x",
+            mobile => "+6591234567", sent_to => "+6591234567",
+            policy => context!{ kind => "terms", version => 2, title => "Terms of Use", html => "<p>Be nice.</p>" },
             sponsor => "Ada", history => vec![context!{ at => "x", actor => "cli", action => "user.suspended", outcome => "success" }],
         };
         for name in Templates::names() {

@@ -52,7 +52,7 @@ pub(crate) struct Registration {
 }
 
 /// Joins the picked calling code and the typed number into E.164.
-fn mobile_number(country: &str, number: &str) -> Result<MobileNumber, String> {
+pub(crate) fn mobile_number(country: &str, number: &str) -> Result<MobileNumber, String> {
     let typed = number.trim();
     if typed.starts_with('+') {
         return MobileNumber::parse(typed);

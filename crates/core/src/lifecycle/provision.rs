@@ -90,6 +90,7 @@ pub(crate) async fn create_pending(
         device_onboarding: account.device_onboarding,
         activation_deadline: Some(deadline),
         reminders_sent: 0,
+        phone_verified_at: None,
         created_at: now,
         updated_at: now,
         version: 1,

@@ -415,8 +415,8 @@ pub async fn issue_code(app: &App, v: &Validated, who: &SignedIn) -> Result<Repl
         auth: Authentication {
             user_id: who.user.id,
             auth_time: who.session.created_at,
-            amr: vec!["pwd".into()],
-            acr: super::ACR_PASSWORD.into(),
+            amr: who.amr(),
+            acr: who.acr().into(),
             sid: session_id(who),
         },
         created_at: now,

@@ -135,8 +135,8 @@ pub async fn decide(
     let auth = Authentication {
         user_id: who.user.id,
         auth_time: who.session.created_at,
-        amr: vec!["pwd".into()],
-        acr: super::ACR_PASSWORD.into(),
+        amr: who.amr(),
+        acr: who.acr().into(),
         sid: super::authorize::session_id(who),
     };
     let mut tx = app.db.begin().await?;

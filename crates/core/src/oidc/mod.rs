@@ -72,3 +72,5 @@ pub const USER_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "offli
 
 /// `acr` for a password-only session (issue 5 adds MFA levels).
 pub const ACR_PASSWORD: &str = "urn:tessera:acr:pwd";
+/// Password and a second factor.
+pub const ACR_MFA: &str = "urn:tessera:acr:mfa";

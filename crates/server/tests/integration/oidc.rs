@@ -667,14 +667,7 @@ async fn reauthentication_and_form_post() {
         );
         // Signing in again satisfies it: the fresh session began after `auth_after`.
         let again = b
-            .post(
-                "/signin",
-                &[
-                    ("username", "alice"),
-                    ("password", crate::support::PASSWORD),
-                    ("next", next.as_str()),
-                ],
-            )
+            .sign_in_to("alice", crate::support::PASSWORD, next.as_str())
             .await;
         let back = again.location.unwrap();
         let done = b.get(&back).await;
@@ -725,14 +718,7 @@ async fn reauthentication_and_form_post() {
             .starts_with("/signin")
     );
     let again = b
-        .post(
-            "/signin",
-            &[
-                ("username", "alice"),
-                ("password", crate::support::PASSWORD),
-                ("next", next.as_str()),
-            ],
-        )
+        .sign_in_to("alice", crate::support::PASSWORD, next.as_str())
         .await;
     let done = b.get(&again.location.unwrap()).await;
     assert!(

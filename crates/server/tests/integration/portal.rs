@@ -174,7 +174,9 @@ async fn setup_link_creates_the_admin_once(backend: Backend) {
             "keys.create",
             "setup.link_issued",
             "setup.admin_created",
-            "signin.password"
+            "signin.password",
+            "mfa.totp_enrolled",
+            "signin.success"
         ]
     );
 }
@@ -254,11 +256,19 @@ async fn sign_in_reveals_nothing_and_sign_out_ends_the_session(backend: Backend)
     let mut stranger = Browser::new(&server.base_url);
     let wrong = stranger.sign_in("admin", "not the password at all").await;
     let unknown = stranger.sign_in("nobody", "not the password at all").await;
-    let malformed = stranger.sign_in("no such@user", "x").await;
+    let malformed = stranger.sign_in("no such user", "x").await;
     for page in [&wrong, &unknown, &malformed] {
         assert_eq!(page.status, 401);
         assert!(page.body.contains("Incorrect username or password."));
     }
+    // An email address is not a username: the page says so, for anyone.
+    let email = stranger.sign_in("ada@agency.gov.sg", "x").await;
+    assert_eq!(email.status, 422);
+    assert!(
+        email.body.contains("not your email address"),
+        "{}",
+        email.body
+    );
     assert!(
         wrong.body.contains("value=\"admin\""),
         "typed username kept"
@@ -270,28 +280,10 @@ async fn sign_in_reveals_nothing_and_sign_out_ends_the_session(backend: Backend)
 
     // After sign-in, `next` brings the user back; a foreign `next` is ignored.
     let mut b = Browser::new(&server.base_url);
-    let back = b
-        .post(
-            "/signin",
-            &[
-                ("username", "admin"),
-                ("password", PASSWORD),
-                ("next", "/admin/outbox"),
-            ],
-        )
-        .await;
+    let back = b.sign_in_to("admin", PASSWORD, "/admin/outbox").await;
     assert_eq!(back.location.as_deref(), Some("/admin/outbox"));
     let mut c = Browser::new(&server.base_url);
-    let away = c
-        .post(
-            "/signin",
-            &[
-                ("username", "admin"),
-                ("password", PASSWORD),
-                ("next", "//evil.example/"),
-            ],
-        )
-        .await;
+    let away = c.sign_in_to("admin", PASSWORD, "//evil.example/").await;
     assert_eq!(away.location.as_deref(), Some("/admin"));
 
     let out = admin.post("/signout", &[]).await;
@@ -332,6 +324,7 @@ async fn non_admins_cannot_reach_admin_pages(backend: Backend) {
         device_onboarding: false,
         activation_deadline: None,
         reminders_sent: 0,
+        phone_verified_at: None,
         created_at: now,
         updated_at: now,
         version: 1,

@@ -108,9 +108,149 @@ impl Browser {
         }
     }
 
+    /// Signs in through every step a test can complete by itself: username and password,
+    /// then the authenticator app (enrolling one on first sign-in, its key read from the
+    /// page) and the completion. Returns the last response: the redirect to where the
+    /// sign-in began, or the page of a step it cannot do (a wrong password, the phone check).
     pub async fn sign_in(&mut self, username: &str, password: &str) -> Page {
-        self.post("/signin", &[("username", username), ("password", password)])
-            .await
+        self.sign_in_to(username, password, "").await
+    }
+
+    /// [`Browser::sign_in`], returning to `next` afterwards.
+    pub async fn sign_in_to(&mut self, username: &str, password: &str, next: &str) -> Page {
+        let mut page = self
+            .post(
+                "/signin",
+                &[
+                    ("username", username),
+                    ("password", password),
+                    ("next", next),
+                ],
+            )
+            .await;
+        for _ in 0..6 {
+            let Some(next) = page.location.clone() else {
+                return page;
+            };
+            page = match next.as_str() {
+                "/signin/setup/authenticator" => {
+                    let form = self.get(&next).await;
+                    let key = between(&form.body, "id=\"totp-key\">", "</code>")
+                        .unwrap_or_else(|| panic!("no key on the enrolment page: {}", form.body));
+                    totp::remember(&self.base, username, &key);
+                    let code = totp::next_code(&self.base, username);
+                    self.post(&next, &[("code", &code)]).await
+                }
+                "/signin/code" => {
+                    let code = totp::next_code(&self.base, username);
+                    self.post(&next, &[("code", &code)]).await
+                }
+                "/signin/complete" => self.get(&next).await,
+                _ => return page,
+            };
+        }
+        page
+    }
+}
+
+/// The text between two markers.
+pub fn between(haystack: &str, start: &str, end: &str) -> Option<String> {
+    let from = haystack.find(start)? + start.len();
+    let len = haystack[from..].find(end)?;
+    Some(haystack[from..from + len].to_owned())
+}
+
+/// Authenticator apps for tests: keys enrolled per server and username, and codes that
+/// are never replays (each sign-in takes a later time step than the last).
+pub mod totp {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use tessera_domain::mfa::{TOTP_STEP_SECONDS, totp_code};
+
+    struct Key {
+        secret: Vec<u8>,
+        last_step: i64,
+    }
+
+    static KEYS: Mutex<Option<HashMap<(String, String), Key>>> = Mutex::new(None);
+
+    fn decode_base32(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let (mut buffer, mut bits) = (0u32, 0);
+        for c in text.chars().filter(|c| !c.is_whitespace()) {
+            let v = match c {
+                'A'..='Z' => c as u32 - 'A' as u32,
+                '2'..='7' => c as u32 - '2' as u32 + 26,
+                _ => panic!("not base32: {c}"),
+            };
+            buffer = (buffer << 5) | v;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((buffer >> bits) as u8);
+            }
+        }
+        out
+    }
+
+    pub fn remember(base: &str, username: &str, key_text: &str) {
+        let mut keys = KEYS.lock().unwrap();
+        keys.get_or_insert_with(HashMap::new).insert(
+            (base.to_owned(), username.to_owned()),
+            Key {
+                secret: decode_base32(key_text),
+                last_step: 0,
+            },
+        );
+    }
+
+    /// The server's time: its fake clock when it runs in this process.
+    fn now_step(base: &str) -> (i64, Option<tessera_domain::FakeClock>) {
+        let clock = tessera_testkit::clock_for(base);
+        let now = match &clock {
+            Some(c) => tessera_domain::Clock::now(c).unix_timestamp(),
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64,
+        };
+        (now.div_euclid(TOTP_STEP_SECONDS), clock)
+    }
+
+    /// A code the server accepts now and has not seen: the current step's, or the next
+    /// one's when the current was used (the server allows one step of drift). A fake clock
+    /// is moved on a step when both were used.
+    pub fn next_code(base: &str, username: &str) -> String {
+        let mut keys = KEYS.lock().unwrap();
+        let key = keys
+            .get_or_insert_with(HashMap::new)
+            .get_mut(&(base.to_owned(), username.to_owned()))
+            .unwrap_or_else(|| panic!("no authenticator enrolled for {username} at {base}"));
+        let (mut now, clock) = now_step(base);
+        if key.last_step > now {
+            match clock {
+                Some(c) => {
+                    c.advance(time::Duration::seconds(TOTP_STEP_SECONDS));
+                    now += 1;
+                }
+                None => {
+                    std::thread::sleep(std::time::Duration::from_secs(TOTP_STEP_SECONDS as u64))
+                }
+            }
+        }
+        let step = now.max(key.last_step + 1);
+        key.last_step = step;
+        totp_code(&key.secret, step)
+    }
+
+    /// A code for `step_offset` steps from now, ignoring what was used (for replay tests).
+    pub fn code_at(base: &str, username: &str, step_offset: i64) -> String {
+        let keys = KEYS.lock().unwrap();
+        let key = keys
+            .as_ref()
+            .and_then(|k| k.get(&(base.to_owned(), username.to_owned())))
+            .unwrap_or_else(|| panic!("no authenticator enrolled for {username} at {base}"));
+        totp_code(&key.secret, now_step(base).0 + step_offset)
     }
 }
 

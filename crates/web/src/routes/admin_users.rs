@@ -222,6 +222,8 @@ struct SettingsForm {
     activation_window_days: String,
     seed_invitation_validity_days: String,
     reminder_days_before: String,
+    lockout_max_failures: String,
+    lockout_minutes: String,
 }
 
 impl SettingsForm {
@@ -241,6 +243,8 @@ impl SettingsForm {
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
+            lockout_max_failures: s.lockout_max_failures.to_string(),
+            lockout_minutes: s.lockout_minutes.to_string(),
         }
     }
 
@@ -271,6 +275,16 @@ impl SettingsForm {
             "seed_invitation_validity_days",
             &self.seed_invitation_validity_days,
         );
+        let number = |e: &mut FieldErrors, field: &str, v: &str| {
+            e.check(
+                field,
+                v.trim()
+                    .parse::<u32>()
+                    .map_err(|_| "Enter a whole number.".to_string()),
+            )
+        };
+        let lock_max = number(&mut e, "lockout_max_failures", &self.lockout_max_failures);
+        let lock_minutes = number(&mut e, "lockout_minutes", &self.lockout_minutes);
         let reminders = e.check(
             "reminder_days_before",
             self.reminder_days_before
@@ -282,19 +296,35 @@ impl SettingsForm {
                 })
                 .collect::<Result<Vec<_>, _>>(),
         );
-        match (agency, no_inbox, inv, act, seed, reminders) {
-            (Some(agency_domains), Some(no_inbox), Some(i), Some(a), Some(s), Some(r))
-                if e.is_empty() =>
-            {
-                Ok(LifecycleSettings {
-                    agency_domains,
-                    no_inbox,
-                    invitation_validity_days: i,
-                    activation_window_days: a,
-                    seed_invitation_validity_days: s,
-                    reminder_days_before: r,
-                })
-            }
+        match (
+            agency,
+            no_inbox,
+            inv,
+            act,
+            seed,
+            reminders,
+            lock_max,
+            lock_minutes,
+        ) {
+            (
+                Some(agency_domains),
+                Some(no_inbox),
+                Some(i),
+                Some(a),
+                Some(s),
+                Some(r),
+                Some(lockout_max_failures),
+                Some(lockout_minutes),
+            ) if e.is_empty() => Ok(LifecycleSettings {
+                agency_domains,
+                no_inbox,
+                invitation_validity_days: i,
+                activation_window_days: a,
+                seed_invitation_validity_days: s,
+                reminder_days_before: r,
+                lockout_max_failures,
+                lockout_minutes,
+            }),
             _ => Err(e),
         }
     }

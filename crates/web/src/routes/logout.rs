@@ -77,10 +77,27 @@ async fn confirm(
         sign_out(&state.app, &w, ip).await?;
         state.wake_outbox();
     }
-    let removal = Cookie::build((state.session_cookie_name(), ""))
-        .path("/")
-        .build();
-    let jar = jar.remove(removal);
+    // Other accounts signed in in this browser stay signed in.
+    let others: Vec<String> = crate::extract::session_tokens(&jar, &state)
+        .into_iter()
+        .skip(1)
+        .collect();
+    let jar = if others.is_empty() {
+        jar.remove(
+            Cookie::build((state.session_cookie_name(), ""))
+                .path("/")
+                .build(),
+        )
+    } else {
+        jar.add(
+            Cookie::build((state.session_cookie_name(), others.join(".")))
+                .path("/")
+                .http_only(true)
+                .secure(state.settings.secure_cookies)
+                .same_site(axum_extra::extract::cookie::SameSite::Lax)
+                .build(),
+        )
+    };
     match target {
         Some(url) => Ok((jar, Redirect::to(&url)).into_response()),
         None => Ok((

@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod register;
 pub mod setup;
 pub mod signin;
+pub mod signin_setup;
 
 use crate::WebState;
 use crate::error::WebError;

@@ -1,14 +1,18 @@
-//! Portal sign-in with username and password, server-side sessions, sign-out.
-//! (Issue 5 turns this into the identifier-first flow with MFA and lockout.)
+//! Signing in: the identifier-first flow with its second factor and onboarding wizard
+//! (`flow` and the step modules), server-side sessions, and signing out.
+
+pub mod flow;
+pub mod new_password;
+pub mod phone;
+pub mod totp;
 
 use crate::admin::PlatformAdmin;
 use crate::lifecycle::invitations::Sponsor;
 use crate::{App, CoreError};
-use tessera_domain::DomainError;
 use tessera_domain::audit::{Actor, AuditEvent, Outcome};
-use tessera_domain::secret::{BearerSecret, SecretHash};
+use tessera_domain::secret::SecretHash;
 use tessera_domain::session::PortalSession;
-use tessera_domain::user::{User, Username};
+use tessera_domain::user::User;
 
 /// A browser's proven identity for this request.
 #[derive(Clone, Debug)]
@@ -37,57 +41,24 @@ impl SignedIn {
     pub fn is_fully_signed_in(&self) -> bool {
         self.session.is_signed_in()
     }
-}
 
-/// Checks username and password; on success opens a session and returns its cookie secret.
-/// Every failure is the same `Unauthenticated`, after the same work, whether or not the
-/// username exists.
-pub async fn sign_in(
-    app: &App,
-    username: &str,
-    password: &str,
-    source_ip: Option<String>,
-) -> Result<(BearerSecret, User), CoreError> {
-    let now = app.clock.now();
-    let user = match Username::parse(username) {
-        Ok(name) => app.db.read().await?.user_by_username(&name).await?,
-        Err(_) => None,
-    };
-    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let password_ok = app.passwords.verify(password, stored).await?;
-    let user = match user {
-        Some(u) if password_ok && u.state.may_sign_in() => u,
-        other => {
-            let mut tx = app.db.begin().await?;
-            let mut event =
-                AuditEvent::new(now, &Actor::Anonymous, "signin.password", Outcome::Failure)
-                    .source_ip(source_ip);
-            if let Some(u) = &other {
-                event = event.target(format!("user:{}", u.id));
-            }
-            app.audit(tx.as_mut(), event).await?;
-            tx.commit().await?;
-            return Err(DomainError::Unauthenticated.into());
+    /// RFC 8176 methods of this session, for tokens.
+    pub fn amr(&self) -> Vec<String> {
+        if self.session.amr.is_empty() {
+            vec!["pwd".into()]
+        } else {
+            self.session.amr.clone()
         }
-    };
-    let secret = BearerSecret::generate(app.random.as_ref());
-    let session = PortalSession::new(secret.hash(), user.id, now, source_ip.clone());
-    let mut tx = app.db.begin().await?;
-    tx.insert_session(&session).await?;
-    app.audit(
-        tx.as_mut(),
-        AuditEvent::new(
-            now,
-            &Actor::User(user.id),
-            "signin.password",
-            Outcome::Success,
-        )
-        .target(format!("user:{}", user.id))
-        .source_ip(source_ip),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((secret, user))
+    }
+
+    /// The assurance class for tokens' `acr`.
+    pub fn acr(&self) -> &'static str {
+        if self.session.assurance >= tessera_domain::session::Assurance::Mfa {
+            crate::oidc::ACR_MFA
+        } else {
+            crate::oidc::ACR_PASSWORD
+        }
+    }
 }
 
 /// Resolves a session cookie to the signed-in user, or `None` if it is unknown, expired,
