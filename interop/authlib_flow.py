@@ -8,6 +8,13 @@ Run by interop/run.sh, which starts a server and passes, by environment:
   AUTHLIB_REDIRECT_URI     the redirect URI registered for that app
   TEST_USERNAME            the user who signs in (alice)
   TEST_PASSWORD
+  INTEROP_TOTP_STATE       a JSON file for the authenticator app's key and the last time
+                           step used, shared with openid_client_flow.mjs (optional)
+
+The portal sign-in is identifier-first with a mandatory authenticator app: username and
+password (one POST, as scripts may), then, on the first sign-in, the authenticator
+enrolment (the key read from the page, a TOTP code per RFC 6238), then /signin/complete,
+which sets the session cookie.
 
 Prints one `ok - name` or `not ok - name: reason` line per check; exits 1 if any failed.
 A check whose prerequisite failed is reported as `not ok` too, so that the count of
@@ -16,9 +23,13 @@ checks is the same on every run.
 
 import base64
 import hashlib
+import hmac
 import json
 import os
+import re
+import struct
 import sys
+import time
 import traceback
 import warnings
 from urllib.parse import parse_qs, urlsplit
@@ -88,7 +99,91 @@ def describe(resp: requests.Response) -> str:
     body = resp.text
     if len(body) > 400:
         body = body[:400] + "…"
-    return f"{resp.request.method} {resp.request.url} -> {resp.status_code} {body!r}"
+    location = resp.headers.get("Location")
+    where = f" Location: {location}" if location else ""
+    return f"{resp.request.method} {resp.request.url} -> {resp.status_code}{where} {body!r}"
+
+
+# ---- the authenticator app (TOTP, RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) --------------
+
+TOTP_STEP_SECONDS = 30
+TOTP_STATE = os.environ.get("INTEROP_TOTP_STATE")  # shared with openid_client_flow.mjs
+
+
+def totp_code(secret: bytes, step: int) -> str:
+    mac = hmac.new(secret, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    binary = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{binary % 1_000_000:06d}"
+
+
+def base32_key(text: str) -> bytes:
+    """The key as shown on the enrolment page: base32 in groups of 4 separated by spaces."""
+    compact = "".join(text.split()).upper()
+    return base64.b32decode(compact + "=" * (-len(compact) % 8))
+
+
+def authenticator_load():
+    if TOTP_STATE and os.path.exists(TOTP_STATE):
+        with open(TOTP_STATE, encoding="utf-8") as f:
+            saved = json.load(f)
+        if saved.get("issuer") == ISSUER and saved.get("username") == USERNAME:
+            return saved
+    return None
+
+
+def authenticator_save(app):
+    if TOTP_STATE:
+        with open(TOTP_STATE, "w", encoding="utf-8") as f:
+            json.dump(app, f)
+
+
+def authenticator_enrol(key_text: str):
+    app = {"issuer": ISSUER, "username": USERNAME, "key": key_text, "last_step": 0}
+    authenticator_save(app)
+    return app
+
+
+def authenticator_next_code(app) -> str:
+    """A code the server accepts now and has not seen: the current step's, or the next
+    one's when the current was used (the server allows one step of drift; a used step is
+    refused). When the next step was used too, waits until the clock reaches it."""
+    now = int(time.time()) // TOTP_STEP_SECONDS
+    while app["last_step"] > now:
+        time.sleep((now + 1) * TOTP_STEP_SECONDS - time.time() + 0.05)
+        now = int(time.time()) // TOTP_STEP_SECONDS
+    step = max(now, app["last_step"] + 1)
+    app["last_step"] = step
+    authenticator_save(app)
+    return totp_code(base32_key(app["key"]), step)
+
+
+class Portal:
+    """A minimal browser for the portal's forms: keeps cookies by hand (host-only cookies
+    on "localhost" are awkward for http.cookiejar), sends same-origin headers on POSTs (the
+    forms are CSRF-protected) and does not follow redirects."""
+
+    def __init__(self):
+        self.cookies = {}
+
+    def request(self, method: str, path: str, data=None) -> requests.Response:
+        headers = {}
+        if method == "POST":
+            headers.update({"Origin": ISSUER, "Sec-Fetch-Site": "same-origin"})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        resp = requests.request(
+            method, ISSUER + path, data=data, headers=headers, allow_redirects=False, timeout=TIMEOUT
+        )
+        for raw in resp.raw.headers.getlist("Set-Cookie"):
+            name, _, rest = raw.partition("=")
+            value = rest.split(";", 1)[0]
+            attrs = raw.lower()
+            if not value or "max-age=0" in attrs or "1970" in attrs:
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = value
+        return resp
 
 
 # --------------------------------------------------------------------------------------
@@ -145,22 +240,45 @@ def _():
     state.update(session=session, auth_url=url, code_verifier=code_verifier, nonce=nonce, st=st)
 
 
-@check("portal sign-in: POST /signin -> 303 + tessera_session cookie")
+@check("portal sign-in: POST /signin (username and password) -> 303 to the authenticator enrolment")
 def _():
-    browser = requests.Session()
-    resp = browser.post(
-        f"{ISSUER}/signin",
-        data={"username": USERNAME, "password": PASSWORD},
-        headers={"Origin": ISSUER, "Sec-Fetch-Site": "same-origin"},
-        allow_redirects=False,
-        timeout=TIMEOUT,
-    )
+    portal = Portal()
+    resp = portal.request("POST", "/signin", {"username": USERNAME, "password": PASSWORD})
     assert resp.status_code == 303, describe(resp)
-    cookie = resp.cookies.get("tessera_session")
-    if cookie is None:  # host-only cookies on "localhost" are awkward for http.cookiejar
-        raw = resp.headers.get("Set-Cookie", "")
-        assert "tessera_session=" in raw, f"no tessera_session cookie; Set-Cookie: {raw!r}"
-        cookie = raw.split("tessera_session=", 1)[1].split(";", 1)[0]
+    assert "tessera_signin" in portal.cookies, f"no tessera_signin cookie: {describe(resp)}"
+    assert "tessera_session" not in portal.cookies, "a session before the second factor"
+    # alice has no authenticator yet: her first sign-in must enrol one.
+    location = resp.headers.get("Location")
+    assert location == "/signin/setup/authenticator", describe(resp)
+    state["portal"] = portal
+
+
+@check("portal sign-in: enrol the authenticator app (key from the page, RFC 6238 code) -> 303 /signin/complete")
+def _():
+    (portal,) = need("portal")
+    page = portal.request("GET", "/signin/setup/authenticator")
+    assert page.status_code == 200, describe(page)
+    m = re.search(r'<code class="secret-key" id="totp-key">([^<]*)</code>', page.text)
+    assert m, f"no #totp-key on the enrolment page: {describe(page)}"
+    key_text = m.group(1).strip()
+    assert re.fullmatch(r"[A-Z2-7]{4}( [A-Z2-7]{1,4})+", key_text), f"key text {key_text!r}"
+    app = authenticator_enrol(key_text)
+    resp = portal.request("POST", "/signin/setup/authenticator", {"code": authenticator_next_code(app)})
+    assert resp.status_code == 303, describe(resp)
+    assert resp.headers.get("Location") == "/signin/complete", describe(resp)
+    assert "tessera_session" not in portal.cookies, "a session before /signin/complete"
+    state["enrolled"] = True
+
+
+@check("portal sign-in: GET /signin/complete -> 303 + tessera_session cookie")
+def _():
+    portal, _ = need("portal", "enrolled")
+    resp = portal.request("GET", "/signin/complete")
+    assert resp.status_code == 303, describe(resp)
+    location = resp.headers.get("Location", "")
+    assert location and not location.startswith("/signin"), describe(resp)
+    cookie = portal.cookies.get("tessera_session")
+    assert cookie, f"no tessera_session cookie: {describe(resp)}"
     state["cookie"] = cookie
 
 

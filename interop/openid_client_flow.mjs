@@ -7,11 +7,21 @@
 //   MACHINE_CLIENT_ID, MACHINE_CLIENT_SECRET
 //                                 a confidential app with client_credentials, scope reports.read
 //   TEST_USERNAME, TEST_PASSWORD  the user who signs in (alice)
+//   INTEROP_TOTP_STATE            a JSON file with the authenticator app's key and the last
+//                                 time step used, written by authlib_flow.py (which runs first
+//                                 and enrols alice's authenticator); optional
+//
+// The portal sign-in is identifier-first with a mandatory authenticator app: username and
+// password (one POST, as scripts may), then the code from the authenticator app (TOTP,
+// RFC 6238) — or, when none is enrolled yet, the enrolment with the key read from the page —
+// then /signin/complete, which sets the session cookie.
 //
 // Prints one `ok - name` or `not ok - name: reason` line per check; exits 1 if any failed.
 // A check whose prerequisite failed is reported as `not ok` too, so that the count of
 // checks is the same on every run.
 
+import { createHmac } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as client from 'openid-client';
 import * as jose from 'jose';
 
@@ -33,6 +43,7 @@ const MACHINE_SECRET = env('MACHINE_CLIENT_SECRET');
 const USERNAME = env('TEST_USERNAME', 'alice');
 const PASSWORD = env('TEST_PASSWORD');
 const SCOPE = 'openid profile email offline_access';
+const TOTP_STATE = process.env.INTEROP_TOTP_STATE;
 
 let passed = 0;
 let failed = 0;
@@ -94,6 +105,114 @@ async function rawPost(url, user, password, form) {
   return { status: resp.status, text, describe: `POST ${url} -> ${resp.status} ${JSON.stringify(text.slice(0, 400))}` };
 }
 
+// ---- the authenticator app (TOTP, RFC 6238: HMAC-SHA1, 30 s steps, 6 digits) -----------
+
+const TOTP_STEP_SECONDS = 30;
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** The key as shown on the enrolment page: base32 in groups of 4 separated by spaces. */
+function base32Key(text) {
+  const bytes = [];
+  let buffer = 0;
+  let bits = 0;
+  for (const c of text.toUpperCase().replace(/[\s=]/g, '')) {
+    const v = BASE32.indexOf(c);
+    if (v < 0) throw new Error(`not base32: ${JSON.stringify(text)}`);
+    buffer = ((buffer << 5) | v) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((buffer >> bits) & 0xff);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+function totpCode(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+const authenticator = {
+  load() {
+    if (!TOTP_STATE || !existsSync(TOTP_STATE)) return null;
+    const saved = JSON.parse(readFileSync(TOTP_STATE, 'utf8'));
+    return saved.issuer === ISSUER && saved.username === USERNAME ? saved : null;
+  },
+  save(app) {
+    if (TOTP_STATE) writeFileSync(TOTP_STATE, JSON.stringify(app));
+  },
+  enrol(keyText) {
+    const app = { issuer: ISSUER, username: USERNAME, key: keyText, last_step: 0 };
+    this.save(app);
+    return app;
+  },
+  /**
+   * A code the server accepts now and has not seen: the current step's, or the next one's
+   * when the current was used (the server allows one step of drift; a used step is
+   * refused). When the next step was used too, waits until the clock reaches it.
+   */
+  async nextCode(app) {
+    const stepNow = () => Math.floor(Date.now() / 1000 / TOTP_STEP_SECONDS);
+    let now = stepNow();
+    while (app.last_step > now) {
+      await new Promise((r) => setTimeout(r, (now + 1) * TOTP_STEP_SECONDS * 1000 - Date.now() + 50));
+      now = stepNow();
+    }
+    const step = Math.max(now, app.last_step + 1);
+    app.last_step = step;
+    this.save(app);
+    return totpCode(base32Key(app.key), step);
+  },
+};
+
+/**
+ * A minimal browser for the portal's forms: keeps cookies, sends same-origin headers on
+ * POSTs (the forms are CSRF-protected) and does not follow redirects.
+ */
+class Portal {
+  cookies = new Map();
+
+  async request(method, path, form) {
+    const headers = {};
+    if (method === 'POST') {
+      Object.assign(headers, {
+        origin: ISSUER,
+        'sec-fetch-site': 'same-origin',
+        'content-type': 'application/x-www-form-urlencoded',
+      });
+    }
+    if (this.cookies.size) {
+      headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    }
+    const resp = await fetch(`${ISSUER}${path}`, {
+      method,
+      headers,
+      body: form ? new URLSearchParams(form) : undefined,
+      redirect: 'manual',
+    });
+    for (const raw of resp.headers.getSetCookie()) {
+      const [pair] = raw.split(';', 1);
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1);
+      if (!value || /max-age=0|1970/i.test(raw)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const text = await resp.text();
+    const location = resp.headers.get('location');
+    return {
+      status: resp.status,
+      location,
+      text,
+      describe: `${method} ${path} -> ${resp.status}${location ? ` Location: ${location}` : ''} ${JSON.stringify(text.slice(0, 300))}`,
+    };
+  }
+}
+
 // --------------------------------------------------------------------------------------
 
 await check('discovery: client.discovery() with the app credentials', async () => {
@@ -124,24 +243,49 @@ await check('authorization URL: buildAuthorizationUrl (PKCE S256, nonce, state)'
   Object.assign(s, { authUrl: url, pkceCodeVerifier, nonce, state });
 });
 
-await check('portal sign-in: POST /signin -> 303 + tessera_session cookie', async () => {
-  const resp = await fetch(`${ISSUER}/signin`, {
-    method: 'POST',
-    headers: {
-      origin: ISSUER,
-      'sec-fetch-site': 'same-origin',
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ username: USERNAME, password: PASSWORD }),
-    redirect: 'manual',
-  });
-  assert(resp.status === 303, `POST /signin -> ${resp.status} ${(await resp.text()).slice(0, 300)}`);
-  const cookie = resp.headers
-    .getSetCookie()
-    .map((c) => c.split(';', 1)[0])
-    .find((c) => c.startsWith('tessera_session='));
-  assert(cookie, `no tessera_session cookie: ${JSON.stringify(resp.headers.getSetCookie())}`);
-  s.cookie = cookie;
+await check('portal sign-in: POST /signin (username and password) -> 303 to the authenticator step', async () => {
+  const portal = new Portal();
+  const r = await portal.request('POST', '/signin', { username: USERNAME, password: PASSWORD });
+  assert(r.status === 303, r.describe);
+  assert(portal.cookies.has('tessera_signin'), `no tessera_signin cookie: ${r.describe}`);
+  assert(!portal.cookies.has('tessera_session'), 'a session before the second factor');
+  assert(
+    r.location === '/signin/code' || r.location === '/signin/setup/authenticator',
+    `expected the authenticator code or its enrolment next: ${r.describe}`,
+  );
+  s.portal = portal;
+  s.afterPassword = r.location;
+});
+
+await check('portal sign-in: authenticator app code (TOTP, RFC 6238; enrolled first if none) -> 303 /signin/complete', async () => {
+  const [portal, afterPassword] = need('portal', 'afterPassword');
+  let app;
+  if (afterPassword === '/signin/setup/authenticator') {
+    // No authenticator yet (authlib_flow.py did not enrol one): enrol it here.
+    const page = await portal.request('GET', afterPassword);
+    assert(page.status === 200, page.describe);
+    const keyText = page.text.match(/<code class="secret-key" id="totp-key">([^<]*)<\/code>/)?.[1]?.trim();
+    assert(keyText, `no #totp-key on the enrolment page: ${page.describe}`);
+    app = authenticator.enrol(keyText);
+  } else {
+    app = authenticator.load();
+    assert(app, `asked for the authenticator code but no key was saved in INTEROP_TOTP_STATE (${TOTP_STATE})`);
+  }
+  const r = await portal.request('POST', afterPassword, { code: await authenticator.nextCode(app) });
+  assert(r.status === 303, r.describe);
+  assert(r.location === '/signin/complete', r.describe);
+  assert(!portal.cookies.has('tessera_session'), 'a session before /signin/complete');
+  s.secondFactor = true;
+});
+
+await check('portal sign-in: GET /signin/complete -> 303 + tessera_session cookie', async () => {
+  const [portal] = need('portal', 'secondFactor');
+  const r = await portal.request('GET', '/signin/complete');
+  assert(r.status === 303, r.describe);
+  assert(r.location && !r.location.startsWith('/signin'), r.describe);
+  const value = portal.cookies.get('tessera_session');
+  assert(value, `no tessera_session cookie: ${r.describe}`);
+  s.cookie = `tessera_session=${value}`;
 });
 
 await check('authorize: 303 to the redirect URI with code, state and iss', async () => {

@@ -7,7 +7,9 @@
 #
 # Builds nothing: it runs ${TESSERA_BIN:-<repo>/target/debug/tessera}. In a fresh temp dir
 # it migrates, bootstraps alice, creates the tenant `docs` and three apps, starts
-# `tessera serve` on a free port, runs both test programs and stops the server. It installs
+# `tessera serve` on a free port, runs both test programs and stops the server. Both sign
+# alice in through the portal (password, then the authenticator app: authlib_flow.py enrols
+# it, openid_client_flow.mjs uses the key it saved in $INTEROP_TOTP_STATE). It installs
 # the pinned Python and npm packages only if they are missing. Its last line is
 # `interop: N passed, M failed`; it exits non-zero if any check failed.
 set -euo pipefail
@@ -150,6 +152,9 @@ log "tessera serve is ready at $issuer (pid $server_pid)"
 # ---- the tests ----------------------------------------------------------------------------
 
 export TEST_USERNAME="$username" TEST_PASSWORD="$password"
+# The authenticator app's key (enrolled by the first suite at alice's first sign-in) and
+# the last TOTP time step used, so that the next suite's sign-in uses an unused code.
+export INTEROP_TOTP_STATE="$tmp/totp.json"
 
 run_suite() { # name, command...
   local name="$1"; shift

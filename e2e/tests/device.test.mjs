@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import { REPO_ROOT, startTessera } from '../lib/server.mjs';
 import { checkAccessibility, launchBrowser, screenshots } from '../lib/browser.mjs';
+import { signIn } from '../lib/signin.mjs';
 
 const run = promisify(execFile);
 const BIN = process.env.TESSERA_BIN || path.join(REPO_ROOT, 'target', 'debug', 'tessera');
@@ -74,9 +75,8 @@ test('device grant: the user enters the code in a browser and the device gets to
   const page = await context.newPage();
   await page.goto(device.verification_uri);
   assert.equal(new URL(page.url()).pathname, '/signin');
-  await page.getByLabel('Username').fill('grace');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+  const passed = await signIn(page, server.baseUrl, 'grace', PASSWORD, { name: 'device-signin' });
+  assert.deepEqual(passed, ['/signin', '/signin/password', '/signin/setup/authenticator']);
   assert.equal(new URL(page.url()).pathname, '/device', 'back on the device page after sign-in');
   await checkAccessibility(page, 'device');
   await screenshots(page, 'device');

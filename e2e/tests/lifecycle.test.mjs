@@ -9,6 +9,7 @@ import path from 'node:path';
 import { startTessera } from '../lib/server.mjs';
 import { startSmsReceiver, startSmtpSink } from '../lib/sinks.mjs';
 import { ARTIFACTS_DIR, checkAccessibility, launchBrowser, screenshots } from '../lib/browser.mjs';
+import { signIn } from '../lib/signin.mjs';
 
 const ADMIN = {
   username: 'admin',
@@ -165,10 +166,11 @@ test(
         expectPath(page, '/signin');
       });
 
-      await step(t, 'sign in as the administrator', async () => {
-        await field(page, 'username').fill(ADMIN.username);
-        await field(page, 'password').fill(ADMIN_PASSWORD);
-        await clickAndWait(page, page.getByRole('button', { name: 'Sign in', exact: true }));
+      await step(t, 'sign in as the administrator (password, then authenticator enrolment)', async () => {
+        await signIn(page, baseUrl, ADMIN.username, ADMIN_PASSWORD, {
+          name: 'lifecycle-signin',
+          log: (line) => t.diagnostic(line),
+        });
         assert.notEqual(
           pathOf(page),
           '/signin',

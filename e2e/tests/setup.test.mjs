@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startTessera } from '../lib/server.mjs';
 import { ARTIFACTS_DIR, checkAccessibility, launchBrowser, screenshots } from '../lib/browser.mjs';
+import { signIn } from '../lib/signin.mjs';
 
 const ADMIN = {
   username: 'admin',
@@ -228,11 +229,17 @@ test(
         );
       });
 
-      await step(t, 'sign in as the new admin', async () => {
+      await step(t, 'sign in as the new admin: username, password, authenticator enrolment', async () => {
         await page.goto(`${baseUrl}/signin`);
-        await field(page, 'username').fill('admin');
-        await field(page, 'password').fill(PASSWORD);
-        await clickAndWait(page, page.getByRole('button', { name: 'Sign in', exact: true }));
+        const passed = await signIn(page, baseUrl, 'admin', PASSWORD, {
+          name: 'signin',
+          log: (line) => t.diagnostic(line),
+        });
+        assert.deepEqual(
+          passed,
+          ['/signin', '/signin/password', '/signin/setup/authenticator'],
+          'the first sign-in asks username, password, then sets up the authenticator app',
+        );
         expectPath(page, '/admin');
         await expectH1(page, 'Administration');
         await screenshots(page, 'admin-home');
@@ -275,16 +282,28 @@ test(
           const attempt = async (username) => {
             await p2.goto(`${baseUrl}/signin`);
             await field(p2, 'username').fill(username);
+            const first = await clickAndWait(p2, p2.getByRole('button', { name: 'Next', exact: true }));
+            // Identifier-first: a known and an unknown username both go on to the password page.
+            assert.equal(
+              pathOf(p2),
+              '/signin/password',
+              `after the username ${username}: expected the password page, got ${p2.url()}; page text: ${await pageText(p2)}`,
+            );
+            const passwordPage = { status: first?.status(), h1: (await p2.locator('h1').allInnerTexts()).join(' | ') };
             await field(p2, 'password').fill('not the right password 99');
             const res = await clickAndWait(p2, p2.getByRole('button', { name: 'Sign in', exact: true }));
             assert.notEqual(pathOf(p2), '/admin', `wrong password for ${username} signed in`);
+            assert.ok(
+              !/^\/signin\/(code|setup|complete)/.test(pathOf(p2)),
+              `wrong password for ${username} went on to ${p2.url()}`,
+            );
             const errs = (await p2.locator('.form-error').allInnerTexts()).map((s) => s.trim());
             assert.ok(
               errs.some((s) => s.includes('Incorrect username or password')),
               `expected .form-error "Incorrect username or password" for ${username}; found ${JSON.stringify(errs)}; ` +
                 `page text: ${await pageText(p2)}`,
             );
-            return { status: res?.status(), errors: errs.join(' | '), path: pathOf(p2) };
+            return { passwordPage, status: res?.status(), errors: errs.join(' | '), path: pathOf(p2) };
           };
           const existing = await attempt('admin');
           const unknown = await attempt('no-such-user-7f3a');
@@ -320,6 +339,20 @@ test(
         } finally {
           await ctx3.close();
         }
+      });
+
+      await step(t, 'signing in again asks only the password and the authenticator code', async () => {
+        const passed = await signIn(page, baseUrl, 'admin', PASSWORD, {
+          name: 'signin',
+          log: (line) => t.diagnostic(line),
+        });
+        assert.deepEqual(
+          passed,
+          ['/signin', '/signin/password', '/signin/code'],
+          'a later sign-in asks username, password and the code from the authenticator app',
+        );
+        expectPath(page, '/admin');
+        await expectH1(page, 'Administration');
       });
 
       assert.deepEqual(pageProblems, [], 'pages reported CSP violations or script errors');

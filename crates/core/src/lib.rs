@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod error;
 pub mod lifecycle;
+pub mod my_account;
 pub mod oidc;
 pub mod outbox;
 pub mod passwords;

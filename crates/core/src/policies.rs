@@ -58,14 +58,15 @@ pub async fn accept_in_flow(
     source_ip: Option<String>,
 ) -> Result<Step, CoreError> {
     let now = app.clock.now();
-    let current = require(app, cookie).await?;
+    let current = flow::require_step(app, cookie, Step::AcceptPolicies).await?;
     let user = current.proven_user()?.clone();
     let kind = PolicyKind::parse(kind).ok_or(DomainError::NotFound("policy"))?;
     let mut tx = app.db.begin().await?;
     let pending = pending_for(tx.as_mut(), &user).await?;
+    // Only the first pending document, so they are accepted in the wizard's order.
     let Some(doc) = pending
-        .iter()
-        .find(|d| d.kind == kind && d.version == version)
+        .first()
+        .filter(|d| d.kind == kind && d.version == version)
     else {
         // Already accepted, or a newer version appeared: show what is current.
         drop(tx);
@@ -175,6 +176,17 @@ pub async fn all_versions(app: &App, _: &PlatformAdmin) -> Result<Vec<PolicyDocu
     Ok(all)
 }
 
+fn demote(level: pulldown_cmark::HeadingLevel) -> pulldown_cmark::HeadingLevel {
+    use pulldown_cmark::HeadingLevel::{H1, H2, H3, H4, H5, H6};
+    match level {
+        H1 => H2,
+        H2 => H3,
+        H3 => H4,
+        H4 => H5,
+        H5 | H6 => H6,
+    }
+}
+
 /// Markdown to HTML that cannot carry script: raw HTML is shown as text, and links and
 /// images keep only http(s), mailto and relative targets.
 pub fn render_markdown(markdown: &str) -> String {
@@ -193,6 +205,21 @@ pub fn render_markdown(markdown: &str) -> String {
     )
     .map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        // The page has its own <h1>: the document's headings start one level lower.
+        Event::Start(Tag::Heading {
+            level,
+            id,
+            classes,
+            attrs,
+        }) => Event::Start(Tag::Heading {
+            level: demote(level),
+            id,
+            classes,
+            attrs,
+        }),
+        Event::End(pulldown_cmark::TagEnd::Heading(level)) => {
+            Event::End(pulldown_cmark::TagEnd::Heading(demote(level)))
+        }
         Event::Start(Tag::Link {
             link_type,
             dest_url,
@@ -231,7 +258,10 @@ mod tests {
         let html = render_markdown(
             "# Terms\n\n**Bold** and [ok](https://x.gov.sg) [bad](javascript:alert(1))\n\n<script>alert(1)</script>\n<img src=x onerror=alert(1)>",
         );
-        assert!(html.contains("<h1>Terms</h1>"));
+        assert!(
+            html.contains("<h2>Terms</h2>"),
+            "headings sit under the page's own h1"
+        );
         assert!(html.contains("<strong>Bold</strong>"));
         assert!(html.contains("href=\"https://x.gov.sg\""));
         assert!(!html.contains("javascript:"));

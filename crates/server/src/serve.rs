@@ -145,7 +145,10 @@ async fn janitor(app: App, mut stopped: watch::Receiver<bool>) {
         let cutoff = app.clock.now();
         match app.db.begin().await {
             Ok(mut tx) => {
-                let removed = tx.delete_sessions_expired_before(cutoff).await;
+                let removed = match tx.delete_sign_in_flows_expired_before(cutoff).await {
+                    Ok(_) => tx.delete_sessions_expired_before(cutoff).await,
+                    Err(e) => Err(e),
+                };
                 match (removed, tx.commit().await) {
                     (Ok(n), Ok(())) if n > 0 => {
                         tracing::info!(removed = n, "expired sessions removed")

@@ -29,14 +29,18 @@ pub fn router(state: WebState) -> Router {
         .merge(routes::setup::router())
         .merge(routes::signin::router())
         .merge(routes::signin_setup::router())
+        .merge(routes::chooser::router())
+        .merge(routes::password_reset::router())
         .merge(routes::admin::router())
         .merge(routes::admin_users::router())
+        .merge(routes::admin_policies::router())
         .merge(routes::invitations::router())
         .merge(routes::register::router())
         .merge(routes::get_started::router())
         .merge(routes::device::router())
         .merge(routes::consent::router())
         .merge(routes::logout::router())
+        .merge(routes::my_account::router())
         .layer(CsrfLayer::new());
 
     let machine = Router::new()

@@ -50,6 +50,15 @@ const BUILT_IN: &[(&str, &str)] = &[
         "account_apps.html",
         include_str!("../templates/account_apps.html"),
     ),
+    ("account.html", include_str!("../templates/account.html")),
+    (
+        "account_password.html",
+        include_str!("../templates/account_password.html"),
+    ),
+    (
+        "account_mfa_add.html",
+        include_str!("../templates/account_mfa_add.html"),
+    ),
     ("register.html", include_str!("../templates/register.html")),
     (
         "register_closed.html",
@@ -90,6 +99,30 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "admin_settings.html",
         include_str!("../templates/admin_settings.html"),
+    ),
+    (
+        "reset_start.html",
+        include_str!("../templates/reset_start.html"),
+    ),
+    (
+        "reset_code.html",
+        include_str!("../templates/reset_code.html"),
+    ),
+    (
+        "reset_authenticator.html",
+        include_str!("../templates/reset_authenticator.html"),
+    ),
+    (
+        "reset_password.html",
+        include_str!("../templates/reset_password.html"),
+    ),
+    (
+        "choose_account.html",
+        include_str!("../templates/choose_account.html"),
+    ),
+    (
+        "admin_policies.html",
+        include_str!("../templates/admin_policies.html"),
     ),
     (
         "signin_password.html",
@@ -189,7 +222,11 @@ mod tests {
             user => context!{ id => "0190", username => "ada", display_name => "Ada", email => "a@b.gov.sg", agency => "b.gov.sg", user_type => "vendor", state => "pending", platform_admin => false, department => "D", mobile => "+6591234567", deadline => "x", created_at => "y", device_onboarding => true, offshore => true, in_odc => false, reporting_officer => "R", reporting_officer_email => "r@b.gov.sg", company_address => "1 Road" },
             step => context!{ number => 1, of => 4 }, qr_svg => "<svg></svg>", key_text => "ABCD EFGH", uri => "otpauth://totp/x",
             mobile => "+6591234567", sent_to => "+6591234567",
+            profile => context!{ given_name => "Ada", family_name => "Lim", department => "D" }, phone => context!{ current => "+6591234567", verified => true, pending => "+6598765432", value => "" }, mfa_methods => vec![context!{ id => "0190", label => "Phone", added_at => "x" }], mfa_error => "", sessions => vec![context!{ id => "sid1", current => true, created_at => "x", last_seen_at => "y", source_ip => "127.0.0.1", methods => "password" }, context!{ id => "sid2", current => false, created_at => "x", last_seen_at => "y", source_ip => "10.0.0.1", methods => "password" }], other_sessions => 1, enrolment => context!{ id => "0190", qr_svg => "<svg></svg>", key_text => "ABCD", uri => "otpauth://totp/x", label => "" },
             policy => context!{ kind => "terms", version => 2, title => "Terms of Use", html => "<p>Be nice.</p>" },
+            accounts => vec![context!{ index => 0, display_name => "Ada", username => "ada", email => "a@b.gov.sg" }], another => "/signin?reauth=1",
+            kinds => vec![context!{ value => "terms", title => "Terms of Use", selected => true }],
+            docs => vec![context!{ kind => "Terms of Use", version => 1, title => "Terms", published_at => "x", published_by => "cli", html => "<p>x</p>" }],
             sponsor => "Ada", history => vec![context!{ at => "x", actor => "cli", action => "user.suspended", outcome => "success" }],
         };
         for name in Templates::names() {

@@ -34,6 +34,9 @@ pub struct AuthorizeParams {
     /// Set by Tessera on the way back from a forced sign-in (Unix seconds): only a session
     /// that began at or after it satisfies `prompt=login` or `max_age`.
     pub auth_after: Option<String>,
+    /// Set by Tessera after the account chooser: the browser's current account is the one
+    /// the user picked, so the chooser is not shown again.
+    pub account_chosen: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -489,6 +492,18 @@ pub async fn check_consent(
     } else {
         ConsentCheck::Ask
     })
+}
+
+/// `prompt=none` while several accounts are signed in and none was chosen.
+pub fn account_selection_required(app: &App, v: &Validated) -> Reply {
+    let e = OAuthError::new(
+        ErrorCode::AccountSelectionRequired,
+        "several accounts are signed in; the user must choose one",
+    );
+    match error_reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), e) {
+        Refusal::Redirect(r) => r,
+        _ => reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), Vec::new()),
+    }
 }
 
 pub fn consent_required(app: &App, v: &Validated) -> Reply {

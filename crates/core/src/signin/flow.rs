@@ -140,6 +140,25 @@ pub(crate) async fn require(app: &App, cookie: &str) -> Result<Current, CoreErro
     current(app, cookie).await?.ok_or_else(no_flow)
 }
 
+/// The flow, if `step` is the one it needs now. Every step's action calls this first, so a
+/// form posted out of order (a later step early, or an earlier one again) changes nothing.
+pub(crate) async fn require_step(
+    app: &App,
+    cookie: &str,
+    step: Step,
+) -> Result<Current, CoreError> {
+    let current = require(app, cookie).await?;
+    let now_at = next_step(app, &current).await?;
+    if now_at != step {
+        return Err(DomainError::InvalidState(format!(
+            "This step is not the current one: continue at {}.",
+            now_at.path()
+        ))
+        .into());
+    }
+    Ok(current)
+}
+
 /// What the flow needs next.
 pub async fn next_step(app: &App, current: &Current) -> Result<Step, CoreError> {
     let Ok(user) = current.proven_user() else {

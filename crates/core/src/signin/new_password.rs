@@ -58,7 +58,7 @@ pub async fn reset_initial(
     source_ip: Option<String>,
 ) -> Result<Step, CoreError> {
     let now = app.clock.now();
-    let current = require(app, cookie).await?;
+    let current = flow::require_step(app, cookie, Step::ResetPassword).await?;
     let user = current.proven_user()?.clone();
     let hash = validate(app, &user, form).await?;
     let mut tx = app.db.begin().await?;

@@ -47,7 +47,7 @@ pub async fn send_code(
     source_ip: Option<String>,
 ) -> Result<(), CoreError> {
     let now = app.clock.now();
-    let current = require(app, cookie).await?;
+    let current = flow::require_step(app, cookie, Step::VerifyPhone).await?;
     let user = current.proven_user()?.clone();
     let mobile = mobile_number(country, number).map_err(|m| DomainError::field("mobile", m))?;
     let mut tx = app.db.begin().await?;
@@ -85,7 +85,7 @@ pub async fn verify_code(
     source_ip: Option<String>,
 ) -> Result<Step, CoreError> {
     let now = app.clock.now();
-    let current = require(app, cookie).await?;
+    let current = flow::require_step(app, cookie, Step::VerifyPhone).await?;
     let user = current.proven_user()?.clone();
     let mut tx = app.db.begin().await?;
     match sms_code::check(

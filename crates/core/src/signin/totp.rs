@@ -140,7 +140,7 @@ pub async fn confirm_in_flow(
     source_ip: Option<String>,
 ) -> Result<Step, CoreError> {
     let now = app.clock.now();
-    let current = require(app, cookie).await?;
+    let current = flow::require_step(app, cookie, Step::EnrolTotp).await?;
     let user = current.proven_user()?.clone();
     let subject = second_factor_subject(user.id);
     check_not_locked(app, std::slice::from_ref(&subject), now).await?;
@@ -185,7 +185,7 @@ pub async fn confirm_in_flow(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn fail(
+pub(crate) async fn fail(
     app: &App,
     mut tx: Box<dyn Tx>,
     user: &User,
@@ -216,33 +216,15 @@ pub async fn verify_in_flow(
     source_ip: Option<String>,
 ) -> Result<Step, CoreError> {
     let now = app.clock.now();
-    let current: Current = require(app, cookie).await?;
+    let current: Current = flow::require_step(app, cookie, Step::SecondFactor).await?;
     let user = current.proven_user()?.clone();
-    if current.flow.second_factor_at.is_some() {
-        return flow::next_step(app, &current).await;
-    }
     let subject = second_factor_subject(user.id);
     let source = source_ip.as_deref().map(|ip| source_subject("mfa", ip));
     let mut subjects = vec![subject.clone()];
     subjects.extend(source.clone());
     check_not_locked(app, &subjects, now).await?;
     let mut tx = app.db.begin().await?;
-    let keys = tx.totp_of_user(user.id).await?;
-    let mut matched = false;
-    for key in keys.into_iter().filter(|c| c.confirmed_at.is_some()) {
-        let secret = open_secret(app, &key)?;
-        if let Some(step) = verify_totp(&secret, code, now, key.last_used_step) {
-            // The compare-and-set makes a code single-use across concurrent requests and nodes.
-            matched = tx
-                .update_totp(&TotpCredential {
-                    last_used_step: step,
-                    ..key
-                })
-                .await?;
-            break;
-        }
-    }
-    if !matched {
+    if !code_matches(app, tx.as_mut(), &user, code).await? {
         return fail(
             app,
             tx,
@@ -271,6 +253,30 @@ pub async fn verify_in_flow(
     .await?;
     tx.commit().await?;
     flow::next_step(app, &require(app, cookie).await?).await
+}
+
+/// Whether `code` is valid now for one of the user's confirmed keys; marks its time step
+/// used in `tx`. The compare-and-set makes a code single-use across requests and nodes.
+pub(crate) async fn code_matches(
+    app: &App,
+    tx: &mut dyn Tx,
+    user: &User,
+    code: &str,
+) -> Result<bool, CoreError> {
+    let now = app.clock.now();
+    let keys = tx.totp_of_user(user.id).await?;
+    for key in keys.into_iter().filter(|c| c.confirmed_at.is_some()) {
+        let secret = open_secret(app, &key)?;
+        if let Some(step) = verify_totp(&secret, code, now, key.last_used_step) {
+            return Ok(tx
+                .update_totp(&TotpCredential {
+                    last_used_step: step,
+                    ..key
+                })
+                .await?);
+        }
+    }
+    Ok(false)
 }
 
 /// "My account": confirms an added key (the user is already signed in).

@@ -1,15 +1,19 @@
 //! One module per feature; each exposes `router()`.
 
 pub mod admin;
+pub mod admin_policies;
 pub mod admin_users;
 pub mod assets;
+pub mod chooser;
 pub mod consent;
 pub mod device;
 pub mod get_started;
 pub mod health;
 pub mod invitations;
 pub mod logout;
+pub mod my_account;
 pub mod oidc;
+pub mod password_reset;
 pub mod register;
 pub mod setup;
 pub mod signin;

@@ -78,9 +78,20 @@ pub(crate) async fn at_step(
     Ok(Ok(current))
 }
 
-/// What a flow step's failure becomes: the same page with the message, or a restart.
-pub(crate) fn restart_if_gone(e: CoreError) -> Result<Response, WebError> {
+/// What a flow step's failure becomes when it is not the step's own message: a form posted
+/// out of order changed nothing and goes to the current step; a gone flow starts again.
+pub(crate) async fn recover(
+    state: &WebState,
+    jar: &CookieJar,
+    e: CoreError,
+) -> Result<Response, WebError> {
     match e {
+        CoreError::Domain(DomainError::InvalidState(_)) => {
+            match flow::current(&state.app, &flow_cookie(jar, state)).await? {
+                Some(c) => Ok(go(flow::next_step(&state.app, &c).await?)),
+                None => Ok(Redirect::to("/signin?expired=1").into_response()),
+            }
+        }
         CoreError::Domain(DomainError::NoLongerValid(_)) => {
             Ok(Redirect::to("/signin?expired=1").into_response())
         }
@@ -199,7 +210,7 @@ async fn submit_username(
     match submit_password(&state.app, &value, &f.password, ip).await {
         Ok(step) => Ok((jar, go(step)).into_response()),
         Err(e) => {
-            let r = password_error(&state, &f.username, e)?;
+            let r = password_error(&state, &jar, &f.username, e).await?;
             Ok((jar, r).into_response())
         }
     }
@@ -223,7 +234,12 @@ fn password_form(
     )
 }
 
-fn password_error(state: &WebState, username: &str, e: CoreError) -> Result<Response, WebError> {
+async fn password_error(
+    state: &WebState,
+    jar: &CookieJar,
+    username: &str,
+    e: CoreError,
+) -> Result<Response, WebError> {
     match e {
         CoreError::Domain(DomainError::Unauthenticated) => password_form(
             state,
@@ -234,7 +250,7 @@ fn password_error(state: &WebState, username: &str, e: CoreError) -> Result<Resp
         CoreError::Domain(DomainError::TooManyAttempts(m)) => {
             password_form(state, StatusCode::TOO_MANY_REQUESTS, username, &m)
         }
-        other => restart_if_gone(other),
+        other => recover(state, jar, other).await,
     }
 }
 
@@ -266,7 +282,7 @@ async fn password_submit(
     };
     match submit_password(&state.app, &cookie, &f.password, ip).await {
         Ok(step) => Ok(go(step)),
-        Err(e) => password_error(&state, &current.flow.username, e),
+        Err(e) => password_error(&state, &jar, &current.flow.username, e).await,
     }
 }
 
@@ -309,7 +325,7 @@ async fn code_submit(
         Err(CoreError::Domain(DomainError::TooManyAttempts(m))) => {
             code_form(&state, StatusCode::TOO_MANY_REQUESTS, &m)
         }
-        Err(other) => restart_if_gone(other),
+        Err(other) => recover(&state, &jar, other).await,
     }
 }
 
@@ -329,7 +345,7 @@ async fn finish(
                 None => Ok(Redirect::to("/signin?expired=1").into_response()),
             };
         }
-        Err(other) => return restart_if_gone(other),
+        Err(other) => return recover(&state, &jar, other).await,
     };
     let mut kept = vec![done.session.expose().to_owned()];
     for token in session_tokens(&jar, &state) {
@@ -348,7 +364,11 @@ async fn finish(
         }
     }
     let target = if !done.return_to.is_empty() {
-        done.return_to.clone()
+        // Signing in from an app's request is choosing this account for it.
+        match resolve_session(&state.app, done.session.expose()).await? {
+            Some(w) => super::oidc::authorize::with_chosen_proof(&state, &done.return_to, &w),
+            None => done.return_to.clone(),
+        }
     } else if done.user.platform_admin {
         "/admin".to_owned()
     } else {

@@ -1,7 +1,7 @@
 //! The first-sign-in wizard's pages: authenticator app, phone check, new password,
 //! policies. Each page shows only when it is the flow's current step.
 
-use super::signin::{CodeForm, at_step, flow_cookie, go, restart_if_gone};
+use super::signin::{CodeForm, at_step, flow_cookie, go, recover};
 use super::{country_codes, field_errors, page};
 use crate::WebState;
 use crate::error::WebError;
@@ -39,6 +39,17 @@ pub fn router() -> Router<WebState> {
         )
 }
 
+/// `+6591234567` → (`+65`, `91234567`) for a known calling code (the longest that fits).
+fn split_calling_code(e164: &str) -> (String, String) {
+    tessera_core::lifecycle::form::COUNTRY_CALLING_CODES
+        .iter()
+        .map(|(code, _)| *code)
+        .filter(|code| e164.starts_with(code))
+        .max_by_key(|code| code.len())
+        .map(|code| (code.to_owned(), e164[code.len()..].to_owned()))
+        .unwrap_or_else(|| (String::new(), e164.to_owned()))
+}
+
 fn step_context(step: Step) -> minijinja::Value {
     context! { number => step.wizard_number().unwrap_or(0), of => 4 }
 }
@@ -61,7 +72,12 @@ async fn authenticator_form(
         "setup_authenticator.html",
         context! {
             page_title => "Set up your authenticator app",
-            step => step_context(Step::EnrolTotp),
+            // Only new accounts walk the four-step wizard; others just add the app.
+            step => if user.state == tessera_domain::user::UserState::Pending {
+                step_context(Step::EnrolTotp)
+            } else {
+                context! { number => 0, of => 4 }
+            },
             qr_svg => minijinja::Value::from_safe_string(e.qr_svg),
             key_text => e.key_text,
             uri => e.uri,
@@ -81,6 +97,8 @@ async fn authenticator_page(
 
 /// The statuses and messages every code-checking step answers with.
 async fn code_failure(
+    state: &WebState,
+    jar: &CookieJar,
     e: CoreError,
     retry: impl AsyncFnOnce(StatusCode, String) -> Result<Response, WebError>,
 ) -> Result<Response, WebError> {
@@ -95,7 +113,7 @@ async fn code_failure(
         CoreError::Domain(DomainError::TooManyAttempts(m)) => {
             retry(StatusCode::TOO_MANY_REQUESTS, m).await
         }
-        other => restart_if_gone(other),
+        other => recover(state, jar, other).await,
     }
 }
 
@@ -108,7 +126,7 @@ async fn authenticator_submit(
     match totp::confirm_in_flow(&state.app, &flow_cookie(&jar, &state), &f.code, ip).await {
         Ok(step) => Ok(go(step)),
         Err(e) => {
-            code_failure(e, async |status, m| {
+            code_failure(&state, &jar, e, async |status, m| {
                 authenticator_form(&state, &jar, status, &m).await
             })
             .await
@@ -135,10 +153,11 @@ async fn phone_form(
         return Ok(r);
     }
     let s = phone::state(&state.app, &flow_cookie(jar, state)).await?;
-    let mobile = if values.mobile.is_empty() {
-        s.mobile.clone()
+    // The registered number, split into the picker's code and the national number.
+    let (country, mobile) = if values.mobile.is_empty() {
+        split_calling_code(&s.mobile)
     } else {
-        values.mobile.clone()
+        (values.mobile_country.clone(), values.mobile.clone())
     };
     page(
         state,
@@ -147,7 +166,7 @@ async fn phone_form(
         context! {
             page_title => "Verify your mobile number",
             step => step_context(Step::VerifyPhone),
-            countries => country_codes(&values.mobile_country),
+            countries => country_codes(&country),
             mobile,
             sent_to => s.code_sent_to.unwrap_or_default(),
             errors => field_errors(errors),
@@ -192,7 +211,7 @@ async fn phone_send(
         Err(CoreError::Domain(DomainError::Invalid(e))) => {
             phone_form(&state, &jar, StatusCode::UNPROCESSABLE_ENTITY, &f, &e, "").await
         }
-        Err(other) => restart_if_gone(other),
+        Err(other) => recover(&state, &jar, other).await,
     }
 }
 
@@ -206,7 +225,7 @@ async fn phone_verify(
     match phone::verify_code(&state.app, &cookie, &f.code, ip).await {
         Ok(step) => Ok(go(step)),
         Err(e) => {
-            code_failure(e, async |status, m| {
+            code_failure(&state, &jar, e, async |status, m| {
                 let mut errors = FieldErrors::new();
                 errors.add("code", m);
                 phone_form(&state, &jar, status, &PhoneForm::default(), &errors, "").await
@@ -271,7 +290,7 @@ async fn password_submit(
         Err(CoreError::Domain(DomainError::Invalid(e))) => {
             password_form(&state, &jar, StatusCode::UNPROCESSABLE_ENTITY, &e).await
         }
-        Err(other) => restart_if_gone(other),
+        Err(other) => recover(&state, &jar, other).await,
     }
 }
 
@@ -339,6 +358,6 @@ async fn policies_submit(
                 .to_owned();
             policies_form(&state, &jar, StatusCode::UNPROCESSABLE_ENTITY, &m).await
         }
-        Err(other) => restart_if_gone(other),
+        Err(other) => recover(&state, &jar, other).await,
     }
 }

@@ -4,7 +4,7 @@
 use super::no_store;
 use crate::WebState;
 use crate::error::{WebError, error_page, urlencode};
-use crate::extract::Session;
+use crate::extract::{Session, session_tokens};
 use crate::routes::page;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
@@ -12,12 +12,14 @@ use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum_extra::extract::CookieJar;
 use minijinja::context;
 use tessera_core::oidc::authorize::{
-    AuthorizeParams, Refusal, Reply, ResponseMode, SessionCheck, check_session, issue_code,
-    login_required, validate,
+    AuthorizeParams, Refusal, Reply, ResponseMode, SessionCheck, account_selection_required,
+    check_session, issue_code, login_required, validate,
 };
 use tessera_core::oidc::authorize::{ConsentCheck, Validated, check_consent, consent_required};
+use tessera_core::signin::resolve_session;
 
 pub fn router() -> Router<WebState> {
     Router::new().route("/authorize", get(by_query).post(by_form))
@@ -26,20 +28,91 @@ pub fn router() -> Router<WebState> {
 async fn by_query(
     State(state): State<WebState>,
     who: Option<Session>,
+    jar: CookieJar,
     Query(p): Query<AuthorizeParams>,
 ) -> Result<Response, WebError> {
-    authorize(state, who, p).await
+    authorize(state, who, jar, p).await
 }
 
 async fn by_form(
     State(state): State<WebState>,
     who: Option<Session>,
+    jar: CookieJar,
     form: Result<Form<AuthorizeParams>, FormRejection>,
 ) -> Result<Response, WebError> {
     let Ok(Form(p)) = form else {
         return Ok(invalid_page("The sign-in request could not be read."));
     };
-    authorize(state, who, p).await
+    authorize(state, who, jar, p).await
+}
+
+/// The proof the chooser adds to the request it returns to: `<unix time>.<MAC>` over the
+/// chosen session's `sid` and the time, valid five minutes. A relying service cannot make
+/// one, so it cannot skip the chooser (or `account_selection_required`) by adding it.
+pub(crate) fn chosen_proof(state: &WebState, who: &tessera_core::signin::SignedIn) -> String {
+    let now = state.app.clock.now().unix_timestamp();
+    let sid = tessera_core::oidc::authorize::session_id(who);
+    let mac = state
+        .app
+        .secrets
+        .code_mac(b"account chosen", &format!("{sid}.{now}"));
+    format!("{now}.{}", hex(&mac))
+}
+
+fn chosen_proof_holds(state: &WebState, who: &tessera_core::signin::SignedIn, proof: &str) -> bool {
+    let Some((t, mac)) = proof.split_once('.') else {
+        return false;
+    };
+    let Ok(t) = t.parse::<i64>() else {
+        return false;
+    };
+    let now = state.app.clock.now().unix_timestamp();
+    if !(now - 300..=now + 5).contains(&t) {
+        return false;
+    }
+    let sid = tessera_core::oidc::authorize::session_id(who);
+    let expected = state
+        .app
+        .secrets
+        .code_mac(b"account chosen", &format!("{sid}.{t}"));
+    let expected = hex(&expected);
+    // Constant time: the comparison does not stop at the first differing byte.
+    expected.len() == mac.len()
+        && expected
+            .bytes()
+            .zip(mac.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// `next` with the chooser's proof for `who` when it returns to `/authorize`.
+pub(crate) fn with_chosen_proof(
+    state: &WebState,
+    next: &str,
+    who: &tessera_core::signin::SignedIn,
+) -> String {
+    if next.starts_with("/authorize?") {
+        format!("{next}&account_chosen={}", chosen_proof(state, who))
+    } else {
+        next.to_owned()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How many accounts this browser has signed in (the chooser shows when more than one).
+async fn signed_in_accounts(state: &WebState, jar: &CookieJar) -> Result<usize, WebError> {
+    let mut n = 0;
+    for token in session_tokens(jar, state) {
+        if let Some(w) = resolve_session(&state.app, &token).await?
+            && w.is_fully_signed_in()
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 fn invalid_page(message: &str) -> Response {
@@ -53,6 +126,7 @@ fn invalid_page(message: &str) -> Response {
 async fn authorize(
     state: WebState,
     who: Option<Session>,
+    jar: CookieJar,
     p: AuthorizeParams,
 ) -> Result<Response, WebError> {
     let app = &state.app;
@@ -63,6 +137,29 @@ async fn authorize(
         Err(Refusal::Core(e)) => return Err(e.into()),
     };
     let who = who.map(|Session(w)| w);
+    // The account chooser: asked for, or several accounts and none picked for this request.
+    let picked = who.as_ref().is_some_and(|w| {
+        p.account_chosen
+            .as_deref()
+            .is_some_and(|proof| chosen_proof_holds(&state, w, proof))
+    });
+    if let Some(w) = who.as_ref().filter(|_| !picked) {
+        let accounts = signed_in_accounts(&state, &jar).await?;
+        let asked = v.prompt.iter().any(|x| x == "select_account");
+        let silent = v.prompt.iter().any(|x| x == "none");
+        if silent && accounts > 1 {
+            return send(&state, account_selection_required(app, &v));
+        }
+        if !silent && (asked || accounts > 1) {
+            let mut chosen = p.clone();
+            chosen.account_chosen = None;
+            let next = format!("/authorize?{}", encode(&chosen));
+            let _ = w; // the chooser lists every account; `w` is only the current one
+            return Ok(
+                Redirect::to(&format!("/signin/choose?next={}", urlencode(&next))).into_response(),
+            );
+        }
+    }
     match check_session(app, &v, who.as_ref()) {
         SessionCheck::Proceed => match &who {
             Some(w) => match check_consent(app, &v, w).await? {
@@ -79,6 +176,8 @@ async fn authorize(
             // Come back to this same request after signing in, carrying the time the user
             // was sent away: only a session begun after it satisfies prompt=login/max_age.
             let mut again = p.clone();
+            // A choice proves nothing for the session the sign-in will make.
+            again.account_chosen = None;
             again.auth_after = Some(state.app.clock.now().unix_timestamp().to_string());
             let next = format!("/authorize?{}", encode(&again));
             let mut target = format!("/signin?next={}", urlencode(&next));
@@ -111,6 +210,7 @@ pub(crate) fn encode(p: &AuthorizeParams) -> String {
         ("response_mode", &p.response_mode),
         ("request_uri", &p.request_uri),
         ("auth_after", &p.auth_after),
+        ("account_chosen", &p.account_chosen),
     ] {
         if let Some(v) = v {
             s.append_pair(k, v);

@@ -2,7 +2,7 @@
 //! legitimately POST to them across sites, and they authenticate by client credentials or
 //! bearer tokens rather than cookies (except /authorize, which only reads the session).
 
-mod authorize;
+pub(crate) mod authorize;
 
 pub(crate) use authorize::send as send_reply;
 mod endpoints;
