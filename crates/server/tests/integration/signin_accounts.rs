@@ -357,7 +357,10 @@ async fn two_accounts_in_one_browser_each_get_their_own_id_token(backend: Backen
         )
         .await;
     let chosen = chosen.location.unwrap();
-    assert!(chosen.starts_with(&format!("{next}&account_chosen=")), "{chosen}");
+    assert!(
+        chosen.starts_with(&format!("{next}&account_chosen=")),
+        "{chosen}"
+    );
     let forced = b.get(&chosen).await.location.unwrap();
     assert!(
         forced.starts_with("/signin?next=") && forced.contains("reauth=1"),
