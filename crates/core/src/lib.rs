@@ -11,6 +11,7 @@ pub mod oidc;
 pub mod outbox;
 pub mod passwords;
 pub mod policies;
+pub mod push;
 pub mod secrets;
 pub mod setup;
 pub mod signin;

@@ -72,3 +72,11 @@ id_type!(
     /// Identifies a code sent by SMS (phone check, password reset, mobile change).
     CodeChallengeId
 );
+id_type!(
+    /// Identifies an enrolled push authenticator (a phone app's device key).
+    PushDeviceId
+);
+id_type!(
+    /// Identifies one number-matching push challenge.
+    PushChallengeId
+);

@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod oauth;
 pub mod outbox;
 pub mod policy;
+pub mod push;
 pub mod random;
 pub mod secret;
 pub mod self_registration;
@@ -25,7 +26,7 @@ pub mod user;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::{DomainError, FieldErrors};
 pub use ids::{
-    AppId, CodeChallengeId, CredentialId, InvitationId, OutboxMessageId, SelfRegistrationId,
-    TenantId, UserId,
+    AppId, CodeChallengeId, CredentialId, InvitationId, OutboxMessageId, PushChallengeId,
+    PushDeviceId, SelfRegistrationId, TenantId, UserId,
 };
 pub use random::{OsRandom, Random, SeededRandom};

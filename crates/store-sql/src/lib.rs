@@ -17,10 +17,12 @@ use tessera_store::StoreError;
 use uuid::Uuid;
 
 mod lifecycle;
+mod push;
 mod signin;
 pub use lifecycle::{
     InvitationRow, SelfRegistrationRow, agency_patterns, contains_pattern, escape_like,
 };
+pub use push::{PushChallengeRow, PushDeviceRow};
 pub use signin::{AcceptanceRow, CodeChallengeRow, LockoutRow, PolicyRow, SignInFlowRow, TotpRow};
 
 /// Maps a driver error; a unique violation becomes `Duplicate { field }`.

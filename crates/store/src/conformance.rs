@@ -97,6 +97,30 @@ macro_rules! conformance_tests {
             sessions_of_user_newest_first_with_amr,
             phone_verified_at_round_trips
         );
+        $crate::conformance_tests!(@push $factory;
+            push_enrolment_registers_one_device,
+            expired_push_enrolment_is_refused,
+            push_enrolment_is_single_use_under_concurrency,
+            push_devices_round_trip_oldest_first,
+            push_device_update_is_compare_and_set,
+            push_device_delete_removes_only_that_users_device,
+            push_challenges_round_trip,
+            open_push_challenges_are_pending_unexpired_oldest_first,
+            push_challenge_update_is_compare_and_set,
+            push_challenge_is_decided_once_under_concurrency,
+            push_challenges_are_counted_since
+        );
+    };
+    (@push $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let test_db = $factory().await;
+                $crate::conformance_push::$name(test_db.db.clone()).await;
+                test_db.db.close().await;
+                drop(test_db);
+            }
+        )*
     };
     (@signin $factory:path; $($name:ident),* $(,)?) => {
         $(

@@ -16,13 +16,17 @@ use tessera_domain::oauth::{
 };
 use tessera_domain::outbox::{Channel, DeliveryStatus, OutboxMessage};
 use tessera_domain::policy::{PolicyAcceptance, PolicyDocument, PolicyKind};
+use tessera_domain::push::{PushChallenge, PushDevice, PushEnrolment};
 use tessera_domain::secret::SecretHash;
 use tessera_domain::self_registration::SelfRegistration;
 use tessera_domain::session::PortalSession;
 use tessera_domain::signin_flow::SignInFlow;
 use tessera_domain::tenant::Tenant;
 use tessera_domain::user::{EmailAddress, User, UserState, UserType, Username};
-use tessera_domain::{AppId, CredentialId, InvitationId, OutboxMessageId, TenantId, UserId};
+use tessera_domain::{
+    AppId, CredentialId, InvitationId, OutboxMessageId, PushChallengeId, PushDeviceId, TenantId,
+    UserId,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -34,6 +38,8 @@ pub mod conformance_flows;
 pub mod conformance_lifecycle;
 #[cfg(feature = "conformance")]
 pub mod conformance_oauth;
+#[cfg(feature = "conformance")]
+pub mod conformance_push;
 #[cfg(feature = "conformance")]
 pub mod conformance_signin;
 
@@ -128,6 +134,7 @@ pub trait Tx:
     + LockoutStore
     + CodeChallengeStore
     + PolicyStore
+    + PushStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -314,6 +321,53 @@ pub trait PolicyStore: Send {
     /// Idempotent: accepting the same version twice keeps the first time.
     async fn record_acceptance(&mut self, acceptance: &PolicyAcceptance) -> Result<(), StoreError>;
     async fn acceptances_of(&mut self, user: UserId) -> Result<Vec<PolicyAcceptance>, StoreError>;
+}
+
+/// Push authenticators: enrolment tokens, device keys, number-matching challenges. All
+/// state is here, so a challenge made on one node can be answered through another.
+#[async_trait]
+pub trait PushStore: Send {
+    async fn insert_push_enrolment(&mut self, enrolment: &PushEnrolment) -> Result<(), StoreError>;
+    /// Registers `device` with the enrolment of `token` if it is unused and unexpired at
+    /// `now`: inserts the device and marks the token used, for exactly one caller.
+    async fn register_push_device(
+        &mut self,
+        token: &SecretHash,
+        device: &PushDevice,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    async fn push_device(&mut self, id: PushDeviceId) -> Result<Option<PushDevice>, StoreError>;
+    /// A user's devices, oldest first.
+    async fn push_devices_of_user(&mut self, user: UserId) -> Result<Vec<PushDevice>, StoreError>;
+    /// Compare-and-set on `version`: writes name, confirmed_at and last_used_at.
+    async fn update_push_device(&mut self, device: &PushDevice) -> Result<bool, StoreError>;
+    async fn delete_push_device(
+        &mut self,
+        user: UserId,
+        id: PushDeviceId,
+    ) -> Result<bool, StoreError>;
+    async fn insert_push_challenge(&mut self, challenge: &PushChallenge) -> Result<(), StoreError>;
+    async fn push_challenge(
+        &mut self,
+        id: PushChallengeId,
+    ) -> Result<Option<PushChallenge>, StoreError>;
+    /// Pending, unexpired challenges of a user at `now`, oldest first.
+    async fn open_push_challenges(
+        &mut self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<PushChallenge>, StoreError>;
+    /// Compare-and-set on `version`: writes status, wrong_numbers, decided_at, decided_by.
+    async fn update_push_challenge(
+        &mut self,
+        challenge: &PushChallenge,
+    ) -> Result<bool, StoreError>;
+    /// Challenges created for a user at or after `since` (rate limit).
+    async fn count_push_challenges_since(
+        &mut self,
+        user: UserId,
+        since: OffsetDateTime,
+    ) -> Result<i64, StoreError>;
 }
 
 /// Administrator settings as named JSON documents (e.g. `lifecycle`).

@@ -30,6 +30,7 @@ pub fn router(state: WebState) -> Router {
         .merge(routes::signin::router())
         .merge(routes::signin_setup::router())
         .merge(routes::chooser::router())
+        .merge(routes::signin_push::router())
         .merge(routes::password_reset::router())
         .merge(routes::admin::router())
         .merge(routes::admin_users::router())
@@ -46,7 +47,8 @@ pub fn router(state: WebState) -> Router {
     let machine = Router::new()
         .merge(routes::health::router())
         .merge(routes::assets::router())
-        .merge(routes::oidc::router());
+        .merge(routes::oidc::router())
+        .merge(routes::push_api::router());
 
     let security_headers = tower::ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(

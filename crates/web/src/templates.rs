@@ -117,6 +117,22 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/reset_password.html"),
     ),
     (
+        "setup_push.html",
+        include_str!("../templates/setup_push.html"),
+    ),
+    (
+        "push_not_yet.html",
+        include_str!("../templates/push_not_yet.html"),
+    ),
+    (
+        "push_wait.html",
+        include_str!("../templates/push_wait.html"),
+    ),
+    (
+        "push_ended.html",
+        include_str!("../templates/push_ended.html"),
+    ),
+    (
         "choose_account.html",
         include_str!("../templates/choose_account.html"),
     ),
@@ -224,6 +240,7 @@ mod tests {
             mobile => "+6591234567", sent_to => "+6591234567",
             profile => context!{ given_name => "Ada", family_name => "Lim", department => "D" }, phone => context!{ current => "+6591234567", verified => true, pending => "+6598765432", value => "" }, mfa_methods => vec![context!{ id => "0190", label => "Phone", added_at => "x" }], mfa_error => "", sessions => vec![context!{ id => "sid1", current => true, created_at => "x", last_seen_at => "y", source_ip => "127.0.0.1", methods => "password" }, context!{ id => "sid2", current => false, created_at => "x", last_seen_at => "y", source_ip => "10.0.0.1", methods => "password" }], other_sessions => 1, enrolment => context!{ id => "0190", qr_svg => "<svg></svg>", key_text => "ABCD", uri => "otpauth://totp/x", label => "" },
             policy => context!{ kind => "terms", version => 2, title => "Terms of Use", html => "<p>Be nice.</p>" },
+            number => 42, confirming => false, explanation => "m",
             accounts => vec![context!{ index => 0, display_name => "Ada", username => "ada", email => "a@b.gov.sg" }], another => "/signin?reauth=1",
             kinds => vec![context!{ value => "terms", title => "Terms of Use", selected => true }],
             docs => vec![context!{ kind => "Terms of Use", version => 1, title => "Terms", published_at => "x", published_by => "cli", html => "<p>x</p>" }],

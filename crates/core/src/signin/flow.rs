@@ -169,7 +169,8 @@ pub async fn next_step(app: &App, current: &Current) -> Result<Step, CoreError> 
         .totp_of_user(user.id)
         .await?
         .iter()
-        .any(|c| c.confirmed_at.is_some());
+        .any(|c| c.confirmed_at.is_some())
+        || crate::push::has_confirmed_device(r.as_mut(), user.id).await?;
     if !enrolled {
         return Ok(Step::EnrolTotp);
     }

@@ -4,6 +4,7 @@
 pub mod flow;
 pub mod new_password;
 pub mod phone;
+pub mod push_step;
 pub mod reset;
 pub mod totp;
 

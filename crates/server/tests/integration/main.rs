@@ -17,5 +17,6 @@ mod oidc_client_auth;
 mod oidc_flows;
 mod portal;
 mod postgres_node;
+mod push;
 mod signin_accounts;
 mod signin_wizard;

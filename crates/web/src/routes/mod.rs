@@ -14,9 +14,11 @@ pub mod logout;
 pub mod my_account;
 pub mod oidc;
 pub mod password_reset;
+pub mod push_api;
 pub mod register;
 pub mod setup;
 pub mod signin;
+pub mod signin_push;
 pub mod signin_setup;
 
 use crate::WebState;

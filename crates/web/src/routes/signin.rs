@@ -295,9 +295,27 @@ fn code_form(state: &WebState, status: StatusCode, error: &str) -> Result<Respon
     )
 }
 
-async fn code_page(State(state): State<WebState>, jar: CookieJar) -> Result<Response, WebError> {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MethodQuery {
+    /// `totp` when the user chose "use another method" instead of push.
+    method: String,
+}
+
+/// The second factor: push approval when the account has it (preferred), else the code.
+async fn code_page(
+    State(state): State<WebState>,
+    jar: CookieJar,
+    Query(q): Query<MethodQuery>,
+) -> Result<Response, WebError> {
     match at_step(&state, &jar, Step::SecondFactor).await? {
-        Ok(_) => code_form(&state, StatusCode::OK, ""),
+        Ok(current) => {
+            let push = tessera_core::signin::push_step::prefers_push(&state.app, &current).await?;
+            if push && q.method != "totp" {
+                return Ok(Redirect::to("/signin/push").into_response());
+            }
+            code_form(&state, StatusCode::OK, "")
+        }
         Err(r) => Ok(r),
     }
 }
