@@ -59,7 +59,8 @@ const MESSAGE_WAIT_MS = 15_000;
 
 // Standard autocomplete tokens (HTML "autofill detail tokens") by field name.
 const EXPECTED_AUTOCOMPLETE = {
-  username: ['username'],
+  // With `webauthn`: the sign-in page offers passkeys in the field's autofill.
+  username: ['username', 'username webauthn'],
   current_password: ['current-password'],
   new_password: ['new-password'],
   confirm_password: ['new-password'],

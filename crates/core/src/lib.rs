@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod my_account;
 pub mod oidc;
 pub mod outbox;
+pub mod passkeys;
 pub mod passwords;
 pub mod policies;
 pub mod push;

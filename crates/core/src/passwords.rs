@@ -4,15 +4,14 @@
 use crate::CoreError;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tessera_domain::Random;
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    pool: Arc<HashPool>,
     /// A real hash of a random password: unknown usernames are verified against it, so
     /// they cost the same time as known ones and reveal nothing.
     dummy: Arc<String>,
@@ -48,7 +47,7 @@ impl PasswordHasher {
         let dummy = hash_blocking(&params, &pw, &salt)?;
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(cores)),
+            pool: Arc::new(HashPool::new(cores)?),
             dummy: Arc::new(dummy),
         })
     }
@@ -58,14 +57,9 @@ impl PasswordHasher {
         random.fill(&mut salt);
         let params = self.params.clone();
         let password = Zeroizing::new(password.as_bytes().to_vec());
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| CoreError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || hash_blocking(&params, &password, &salt))
-            .await
-            .map_err(|e| CoreError::Internal(format!("hashing task: {e}")))?
+        self.pool
+            .run(move || hash_blocking(&params, &password, &salt))
+            .await?
     }
 
     /// Verifies against `stored`, or against the dummy hash when there is no account, so
@@ -76,19 +70,15 @@ impl PasswordHasher {
             None => (self.dummy.as_ref().clone(), false),
         };
         let password = Zeroizing::new(password.as_bytes().to_vec());
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| CoreError::Internal(e.to_string()))?;
-        let ok = tokio::task::spawn_blocking(move || {
-            // The stored hash carries its own parameters; any Argon2 instance verifies it.
-            Argon2::default()
-                .verify_password(&password, hash.as_str())
-                .is_ok()
-        })
-        .await
-        .map_err(|e| CoreError::Internal(format!("hashing task: {e}")))?;
+        let ok = self
+            .pool
+            .run(move || {
+                // The stored hash carries its own parameters; any Argon2 instance verifies it.
+                Argon2::default()
+                    .verify_password(&password, hash.as_str())
+                    .is_ok()
+            })
+            .await?;
         Ok(ok && real)
     }
 }
@@ -115,6 +105,63 @@ pub fn check_new_password(
         ));
     }
     Ok(())
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One thread per core runs every Argon2 hash. Each Argon2id hash needs 19 MiB; the
+/// allocator keeps freed memory in the arena of the thread that used it, so hashing on
+/// Tokio's blocking pool (up to 512 threads) let memory grow to hundreds of MB under a
+/// sign-in burst. A fixed set of threads bounds it at one working set per core, and also
+/// bounds how many hashes run at once.
+struct HashPool {
+    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Result<Self, CoreError> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads.max(1) {
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for a job, not while running it.
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // Every hasher is gone: the thread ends.
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| CoreError::Internal(format!("argon2 thread: {e}")))?;
+        }
+        Ok(Self {
+            jobs: Mutex::new(tx),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .lock()
+            .map_err(|_| CoreError::Internal("argon2 queue poisoned".into()))?
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| CoreError::Internal("argon2 threads stopped".into()))?;
+        rx.await
+            .map_err(|_| CoreError::Internal("argon2 job dropped".into()))
+    }
 }
 
 fn hash_blocking(params: &Params, password: &[u8], salt: &[u8]) -> Result<String, CoreError> {

@@ -115,7 +115,8 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             | UserCommand::ExtendDeadline { .. }
             | UserCommand::Suspend { .. }
             | UserCommand::Reactivate { .. }
-            | UserCommand::Terminate { .. },
+            | UserCommand::Terminate { .. }
+            | UserCommand::ResetMfa { .. },
         ) => crate::admin_lifecycle::dispatch(app, &cap, as_json, command).await,
         AdminCommand::User(UserCommand::List { after, limit }) => {
             let users = admin::list_users(app, &cap, after.as_deref(), limit)
@@ -223,6 +224,7 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             jwks_uri,
             consent_required,
             resources,
+            require_phishing_resistant,
         }) => {
             let jwks = match jwks_file {
                 Some(path) => Some(
@@ -246,6 +248,7 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
                 jwks_uri,
                 consent_required,
                 resources,
+                require_phishing_resistant,
             };
             let created = clients::create_app(app, &cap, new).await.map_err(explain)?;
             let c = &created.client;

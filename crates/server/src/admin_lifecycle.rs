@@ -220,6 +220,10 @@ pub async fn dispatch(
                     let id = find_user(app, cap, &user).await.map_err(explain)?.id;
                     (user, accounts::reactivate(app, cap, id, None).await)
                 }
+                UserCommand::ResetMfa { user } => {
+                    let id = find_user(app, cap, &user).await.map_err(explain)?.id;
+                    (user, accounts::reset_mfa(app, cap, id, None).await)
+                }
                 UserCommand::Terminate { user } => {
                     let id = find_user(app, cap, &user).await.map_err(explain)?.id;
                     (user, accounts::terminate(app, cap, id, None).await)

@@ -48,6 +48,8 @@ pub enum Command {
     Admin(AdminArgs),
     /// Print a new random secret key for the `secret_key` setting.
     SecretKey,
+    /// The reference push authenticator: enroll a device key, list and approve sign-ins.
+    Authenticator(crate::authenticator::AuthenticatorArgs),
 }
 
 #[derive(Args, Debug)]
@@ -227,6 +229,9 @@ pub enum AppCommand {
         /// A resource (RFC 8707 URI) client_credentials tokens may be issued for; repeat.
         #[arg(long = "resource")]
         resources: Vec<String>,
+        /// Sign-ins need phishing-resistant MFA: a session without a passkey steps up.
+        #[arg(long)]
+        require_phishing_resistant: bool,
     },
     /// List apps.
     List,
@@ -297,6 +302,10 @@ pub enum UserCommand {
     Reactivate {
         user: String,
     },
+    /// Remove every authenticator (lost phone): the next sign-in enrols one again.
+    ResetMfa {
+        user: String,
+    },
     /// End the account for good (it never signs in again; nothing is deleted).
     Terminate {
         user: String,
@@ -332,8 +341,13 @@ pub enum OutboxCommand {
 }
 
 pub async fn run(cli: Cli) -> Result<(), String> {
+    // A client of a (possibly remote) server: it needs no server configuration.
+    let command = match cli.command {
+        Command::Authenticator(args) => return crate::authenticator::run(args).await,
+        command => command,
+    };
     let settings = config::load(cli.config.as_deref())?;
-    match cli.command {
+    match command {
         Command::Serve(args) => serve::run(settings, args).await,
         Command::Migrate => {
             runtime::init_logging(
@@ -358,5 +372,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        // Normally run above, before the server configuration is loaded.
+        Command::Authenticator(args) => crate::authenticator::run(args).await,
     }
 }

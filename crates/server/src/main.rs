@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_lifecycle;
+mod authenticator;
 mod cli;
 mod config;
 mod runtime;

@@ -5,6 +5,7 @@ mod stores;
 mod stores_flows;
 mod stores_lifecycle;
 mod stores_oauth;
+mod stores_passkeys;
 mod stores_push;
 mod stores_signin;
 

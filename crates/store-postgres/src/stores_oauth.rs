@@ -23,7 +23,7 @@ impl ClientStore for PostgresTx {
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         ))
         .bind(c.id.as_uuid())
         .bind(c.tenant_id.as_uuid())
@@ -45,6 +45,7 @@ impl ClientStore for PostgresTx {
         .bind(c.consent_required)
         .bind(join(&c.allowed_resources))
         .bind(to_unix(c.created_at))
+        .bind(c.require_phishing_resistant)
         .execute(self.handle.conn())
         .await
         .map_err(|e| map_err(e, Some("client_id")))?;

@@ -17,11 +17,13 @@ use tessera_store::StoreError;
 use uuid::Uuid;
 
 mod lifecycle;
+mod passkeys;
 mod push;
 mod signin;
 pub use lifecycle::{
     InvitationRow, SelfRegistrationRow, agency_patterns, contains_pattern, escape_like,
 };
+pub use passkeys::{PasskeyCeremonyRow, PasskeyRow};
 pub use push::{PushChallengeRow, PushDeviceRow};
 pub use signin::{AcceptanceRow, CodeChallengeRow, LockoutRow, PolicyRow, SignInFlowRow, TotpRow};
 
@@ -354,6 +356,7 @@ pub struct ClientRow {
     pub consent_required: bool,
     pub allowed_resources: String,
     pub created_at: i64,
+    pub require_phishing_resistant: bool,
 }
 
 impl TryFrom<ClientRow> for OAuthClient {
@@ -386,6 +389,7 @@ impl TryFrom<ClientRow> for OAuthClient {
             consent_required: r.consent_required,
             allowed_resources: split(&r.allowed_resources),
             created_at: from_unix(r.created_at),
+            require_phishing_resistant: r.require_phishing_resistant,
         })
     }
 }
@@ -497,7 +501,7 @@ impl TryFrom<RefreshRow> for RefreshToken {
 #[macro_export]
 macro_rules! client_columns {
     () => {
-        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, require_par, post_logout_redirect_uris, backchannel_logout_uri, jwks, jwks_uri, consent_required, allowed_resources, created_at"
+        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, require_par, post_logout_redirect_uris, backchannel_logout_uri, jwks, jwks_uri, consent_required, allowed_resources, created_at, require_phishing_resistant"
     };
 }
 #[macro_export]

@@ -23,7 +23,7 @@ impl ClientStore for SqliteTx {
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(c.id.as_uuid())
         .bind(c.tenant_id.as_uuid())
@@ -45,6 +45,7 @@ impl ClientStore for SqliteTx {
         .bind(c.consent_required)
         .bind(join(&c.allowed_resources))
         .bind(to_unix(c.created_at))
+        .bind(c.require_phishing_resistant)
         .execute(self.handle.conn())
         .await
         .map_err(|e| map_err(e, Some("client_id")))?;

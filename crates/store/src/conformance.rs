@@ -110,6 +110,24 @@ macro_rules! conformance_tests {
             push_challenge_is_decided_once_under_concurrency,
             push_challenges_are_counted_since
         );
+        $crate::conformance_tests!(@passkeys $factory;
+            passkeys_round_trip_unique_by_credential_id,
+            passkey_update_is_compare_and_set_and_delete_is_per_user,
+            passkey_ceremony_is_taken_once_and_expires,
+            passkey_ceremony_is_taken_once_under_concurrency,
+            session_amr_update_is_compare_and_set
+        );
+    };
+    (@passkeys $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let test_db = $factory().await;
+                $crate::conformance_passkeys::$name(test_db.db.clone()).await;
+                test_db.db.close().await;
+                drop(test_db);
+            }
+        )*
     };
     (@push $factory:path; $($name:ident),* $(,)?) => {
         $(

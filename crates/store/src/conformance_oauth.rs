@@ -48,6 +48,7 @@ fn client(n: u32, tenant: TenantId) -> OAuthClient {
         consent_required: n == 2,
         allowed_resources: vec!["https://reports.example.gov.sg/".into()],
         created_at: t(n.into()),
+        require_phishing_resistant: n == 1,
     }
 }
 

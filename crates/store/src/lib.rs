@@ -39,6 +39,8 @@ pub mod conformance_lifecycle;
 #[cfg(feature = "conformance")]
 pub mod conformance_oauth;
 #[cfg(feature = "conformance")]
+pub mod conformance_passkeys;
+#[cfg(feature = "conformance")]
 pub mod conformance_push;
 #[cfg(feature = "conformance")]
 pub mod conformance_signin;
@@ -135,6 +137,7 @@ pub trait Tx:
     + CodeChallengeStore
     + PolicyStore
     + PushStore
+    + PasskeyStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -699,4 +702,65 @@ pub trait ConsentStore: Send {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
     async fn consents_of(&mut self, user: UserId) -> Result<Vec<Consent>, StoreError>;
+}
+
+/// A registered passkey: the credential id the browser names and webauthn-rs's `Passkey`
+/// as JSON (its signature counter changes with each use).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    pub id: CredentialId,
+    pub user_id: UserId,
+    pub credential_id: Vec<u8>,
+    pub passkey_json: String,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub version: i64,
+}
+
+/// The server half of a WebAuthn ceremony in progress, named by a random token's hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyCeremony {
+    pub token_hash: SecretHash,
+    /// The account, when known before the ceremony (registration, step-up, second factor).
+    pub user_id: Option<UserId>,
+    /// What the ceremony is for (`register`, `signin`, `second_factor`, `step_up`…).
+    pub kind: String,
+    pub state_json: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Passkeys (WebAuthn) and their ceremony state. The state lives here, never in a cookie,
+/// so a ceremony started through one node can finish through another, once.
+#[async_trait]
+pub trait PasskeyStore: Send {
+    /// Fails with `Duplicate { field: "credential_id" }` when the credential is known.
+    async fn insert_passkey(&mut self, passkey: &PasskeyRecord) -> Result<(), StoreError>;
+    /// A user's passkeys, oldest first.
+    async fn passkeys_of_user(&mut self, user: UserId) -> Result<Vec<PasskeyRecord>, StoreError>;
+    async fn passkey_by_credential_id(
+        &mut self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, StoreError>;
+    /// Compare-and-set on `version`: writes passkey_json, name and last_used_at.
+    async fn update_passkey(&mut self, passkey: &PasskeyRecord) -> Result<bool, StoreError>;
+    async fn delete_passkey(&mut self, user: UserId, id: CredentialId) -> Result<bool, StoreError>;
+    async fn insert_passkey_ceremony(
+        &mut self,
+        ceremony: &PasskeyCeremony,
+    ) -> Result<(), StoreError>;
+    /// Removes and returns the ceremony if it is unexpired at `now`: exactly one caller
+    /// gets it. Also removes every ceremony expired by `now`.
+    async fn take_passkey_ceremony(
+        &mut self,
+        token: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<PasskeyCeremony>, StoreError>;
+    /// Replaces a session's methods (`amr`, e.g. after a step-up) if they are still `old`.
+    async fn update_session_amr(
+        &mut self,
+        token: &SecretHash,
+        old: &[String],
+        new: &[String],
+    ) -> Result<bool, StoreError>;
 }

@@ -31,6 +31,7 @@ pub fn router(state: WebState) -> Router {
         .merge(routes::signin_setup::router())
         .merge(routes::chooser::router())
         .merge(routes::signin_push::router())
+        .merge(routes::passkeys::router())
         .merge(routes::password_reset::router())
         .merge(routes::admin::router())
         .merge(routes::admin_users::router())

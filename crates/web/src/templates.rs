@@ -133,6 +133,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/push_ended.html"),
     ),
     (
+        "account_passkeys.html",
+        include_str!("../templates/account_passkeys.html"),
+    ),
+    (
+        "signin_step_up.html",
+        include_str!("../templates/signin_step_up.html"),
+    ),
+    (
         "choose_account.html",
         include_str!("../templates/choose_account.html"),
     ),

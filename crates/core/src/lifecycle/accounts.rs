@@ -77,10 +77,14 @@ pub async fn history(
 /// and whether the account's sessions end.
 enum Change {
     ResendOnboarding,
-    ExtendDeadline { days: u32 },
+    ExtendDeadline {
+        days: u32,
+    },
     Suspend,
     Reactivate,
     Terminate,
+    /// Removes every second factor: the next sign-in enrols one again.
+    ResetMfa,
 }
 
 /// Applies a change in one transaction (compare-and-set, audit, messages).
@@ -173,6 +177,32 @@ async fn apply(
                 serde_json::json!({ "reason": "administrator" }),
             )
         }
+        Change::ResetMfa => {
+            if user.state == UserState::Terminated {
+                return Err(refuse("there is nothing to reset."));
+            }
+            let mut removed = 0u32;
+            for key in tx.totp_of_user(user.id).await? {
+                if tx.delete_totp(user.id, key.id).await? {
+                    removed += 1;
+                }
+            }
+            for device in tx.push_devices_of_user(user.id).await? {
+                if tx.delete_push_device(user.id, device.id).await? {
+                    removed += 1;
+                }
+            }
+            for key in tx.passkeys_of_user(user.id).await? {
+                if tx.delete_passkey(user.id, key.id).await? {
+                    removed += 1;
+                }
+            }
+            (
+                "user.mfa_reset",
+                true,
+                serde_json::json!({ "methods_removed": removed }),
+            )
+        }
     };
     if let Some(p) = &password {
         new.password_hash = Some(p.hash().to_owned());
@@ -243,6 +273,17 @@ pub async fn reactivate(
     source_ip: Option<String>,
 ) -> Result<User, CoreError> {
     apply(app, admin, id, Change::Reactivate, source_ip).await
+}
+
+/// Removes the user's authenticators (lost phone): their next sign-in enrols one again.
+/// Their sessions end.
+pub async fn reset_mfa(
+    app: &App,
+    admin: &PlatformAdmin,
+    id: UserId,
+    source_ip: Option<String>,
+) -> Result<User, CoreError> {
+    apply(app, admin, id, Change::ResetMfa, source_ip).await
 }
 
 pub async fn terminate(

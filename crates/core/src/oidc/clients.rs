@@ -40,6 +40,8 @@ pub struct NewApp {
     pub consent_required: bool,
     /// Resources (RFC 8707) client_credentials tokens may be issued for.
     pub resources: Vec<String>,
+    /// Sign-ins need phishing-resistant MFA (a passkey).
+    pub require_phishing_resistant: bool,
 }
 
 #[derive(Debug)]
@@ -198,6 +200,7 @@ pub async fn create_app(
         consent_required: new.consent_required,
         allowed_resources: new.resources,
         created_at: now,
+        require_phishing_resistant: new.require_phishing_resistant,
     };
     tx.insert_client(&client).await?;
     let secret = match kind {

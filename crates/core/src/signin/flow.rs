@@ -170,7 +170,8 @@ pub async fn next_step(app: &App, current: &Current) -> Result<Step, CoreError> 
         .await?
         .iter()
         .any(|c| c.confirmed_at.is_some())
-        || crate::push::has_confirmed_device(r.as_mut(), user.id).await?;
+        || crate::push::has_confirmed_device(r.as_mut(), user.id).await?
+        || crate::passkeys::has_passkey(r.as_mut(), user.id).await?;
     if !enrolled {
         return Ok(Step::EnrolTotp);
     }

@@ -3,6 +3,7 @@
 
 pub mod flow;
 pub mod new_password;
+pub mod passkey_step;
 pub mod phone;
 pub mod push_step;
 pub mod reset;

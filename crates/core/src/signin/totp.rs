@@ -336,7 +336,10 @@ pub async fn remove(
         .iter()
         .find(|c| c.id == id)
         .ok_or(DomainError::NotFound("authenticator"))?;
-    if target.confirmed_at.is_some() && confirmed <= 1 {
+    // Any other second factor (a push device or a passkey) lets the last app go.
+    let others = crate::push::has_confirmed_device(tx.as_mut(), user.id).await?
+        || crate::passkeys::has_passkey(tx.as_mut(), user.id).await?;
+    if target.confirmed_at.is_some() && confirmed <= 1 && !others {
         return Err(DomainError::InvalidState(
             "This is your only second factor, so it cannot be removed. Add another first.".into(),
         )

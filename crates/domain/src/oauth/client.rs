@@ -106,6 +106,10 @@ pub struct OAuthClient {
     pub allowed_resources: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Sign-ins for this app need phishing-resistant MFA (a passkey, `amr` `hwk`): a
+    /// session without one steps up before a code is issued.
+    #[serde(default)]
+    pub require_phishing_resistant: bool,
 }
 
 impl OAuthClient {

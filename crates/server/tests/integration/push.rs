@@ -145,12 +145,12 @@ impl Device {
 }
 
 /// The page's text of an HTML-escaped value.
-fn unescape(html: &str) -> String {
+pub(crate) fn unescape(html: &str) -> String {
     html.replace("&#x2f;", "/").replace("&amp;", "&")
 }
 
 /// The number the waiting page shows.
-fn number_on(page: &str) -> u8 {
+pub(crate) fn number_on(page: &str) -> u8 {
     between(page, "id=\"push-number\" aria-live=\"polite\">", "<")
         .unwrap_or_else(|| panic!("no number on the page: {page}"))
         .trim()
@@ -163,7 +163,7 @@ fn challenge_in(location: &str) -> String {
 }
 
 /// Invites and registers a vendor; returns the initial password.
-async fn pending_vendor(server: &TestServer, admin: &mut Browser, user: &str) -> String {
+pub(crate) async fn pending_vendor(server: &TestServer, admin: &mut Browser, user: &str) -> String {
     let email = format!("{user}@vendor.example.com");
     let sent = admin.post("/invitations", &[("email", &email)]).await;
     assert_eq!(sent.status, 303, "{}", sent.body);
@@ -362,9 +362,39 @@ async fn push_enrols_approves_denies_and_refuses_replays(backend: Backend) {
         .await;
     assert_eq!((status, body["status"].as_str()), (200, Some("reported")));
 
+    // Lost phone: an administrator resets the account's MFA; the next sign-in enrols again
+    // and the device's answers are refused.
+    let pia = tessera_core::admin::find_user(
+        &server.app,
+        &tessera_core::admin::PlatformAdmin::operator_at_cli(),
+        "pia",
+    )
+    .await
+    .unwrap();
+    let reset = admin
+        .post(&format!("/admin/users/{}/reset-mfa", pia.id), &[])
+        .await;
+    assert_eq!(reset.status, 303, "{}", reset.body);
+    let mut e = Browser::new(&base);
+    let after = e
+        .post(
+            "/signin",
+            &[("username", "pia"), ("password", new_password)],
+        )
+        .await;
+    assert_eq!(
+        after.location.as_deref(),
+        Some("/signin/setup/authenticator")
+    );
+    let (status, _) = device
+        .send(&base, &id, &device.answer_body(&id, 0, "deny"))
+        .await;
+    assert_eq!(status, 401, "a removed device is no longer registered");
+
     assert_has_actions(
         &audit_actions(&server).await,
         &[
+            "user.mfa_reset",
             "push.device_registered",
             "push.approved",
             "push.wrong_number",

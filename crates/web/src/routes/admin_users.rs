@@ -185,6 +185,7 @@ async fn act(
         "suspend" => accounts::suspend(app, cap, id, ip).await,
         "reactivate" => accounts::reactivate(app, cap, id, ip).await,
         "terminate" => accounts::terminate(app, cap, id, ip).await,
+        "reset-mfa" => accounts::reset_mfa(app, cap, id, ip).await,
         _ => return Err(WebError::NotFound),
     };
     match result {

@@ -11,6 +11,7 @@ pub fn router() -> Router<WebState> {
         .route("/static/tessera.css", get(css))
         .route("/static/favicon.svg", get(favicon))
         .route("/static/form_post.js", get(form_post_js))
+        .route("/static/passkey.js", get(passkey_js))
 }
 
 async fn css() -> impl IntoResponse {
@@ -40,5 +41,15 @@ async fn form_post_js() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../static/form_post.js"),
+    )
+}
+
+async fn passkey_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/passkey.js"),
     )
 }

@@ -13,6 +13,7 @@ pub mod invitations;
 pub mod logout;
 pub mod my_account;
 pub mod oidc;
+pub mod passkeys;
 pub mod password_reset;
 pub mod push_api;
 pub mod register;

@@ -45,7 +45,7 @@ pub(crate) fn flow_cookie(jar: &CookieJar, state: &WebState) -> String {
         .unwrap_or_default()
 }
 
-fn cookie(state: &WebState, name: &'static str, value: String) -> Cookie<'static> {
+pub(crate) fn cookie(state: &WebState, name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
@@ -286,12 +286,18 @@ async fn password_submit(
     }
 }
 
-fn code_form(state: &WebState, status: StatusCode, error: &str) -> Result<Response, WebError> {
+async fn code_form(
+    state: &WebState,
+    jar: &CookieJar,
+    status: StatusCode,
+    error: &str,
+) -> Result<Response, WebError> {
+    let passkey_offered = super::passkeys::offer_on_code_page(state, jar).await;
     page(
         state,
         status,
         "signin_code.html",
-        context! { page_title => "Enter your code", errors => context!{ code => error }, form_error => if error.is_empty() { "" } else { "Check the field marked below." } },
+        context! { page_title => "Enter your code", errors => context!{ code => error }, form_error => if error.is_empty() { "" } else { "Check the field marked below." }, passkey_offered },
     )
 }
 
@@ -314,7 +320,7 @@ async fn code_page(
             if push && q.method != "totp" {
                 return Ok(Redirect::to("/signin/push").into_response());
             }
-            code_form(&state, StatusCode::OK, "")
+            code_form(&state, &jar, StatusCode::OK, "").await
         }
         Err(r) => Ok(r),
     }
@@ -335,13 +341,17 @@ async fn code_submit(
     let cookie = flow_cookie(&jar, &state);
     match totp::verify_in_flow(&state.app, &cookie, &f.code, ip).await {
         Ok(step) => Ok(go(step)),
-        Err(CoreError::Domain(DomainError::Invalid(e))) => code_form(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            e.get("code").unwrap_or("That code is not right."),
-        ),
+        Err(CoreError::Domain(DomainError::Invalid(e))) => {
+            code_form(
+                &state,
+                &jar,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.get("code").unwrap_or("That code is not right."),
+            )
+            .await
+        }
         Err(CoreError::Domain(DomainError::TooManyAttempts(m))) => {
-            code_form(&state, StatusCode::TOO_MANY_REQUESTS, &m)
+            code_form(&state, &jar, StatusCode::TOO_MANY_REQUESTS, &m).await
         }
         Err(other) => recover(&state, &jar, other).await,
     }

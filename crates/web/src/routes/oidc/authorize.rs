@@ -162,6 +162,21 @@ async fn authorize(
     }
     match check_session(app, &v, who.as_ref()) {
         SessionCheck::Proceed => match &who {
+            // The app requires phishing-resistant MFA: a session without a passkey steps
+            // up first, then comes back to this same request.
+            Some(w)
+                if v.client.require_phishing_resistant
+                    && !tessera_core::passkeys::is_phishing_resistant(w) =>
+            {
+                if v.prompt.iter().any(|x| x == "none") {
+                    return send(&state, login_required(app, &v));
+                }
+                let next = format!("/authorize?{}", encode(&p));
+                Ok(
+                    Redirect::to(&format!("/signin/step-up?next={}", urlencode(&next)))
+                        .into_response(),
+                )
+            }
             Some(w) => match check_consent(app, &v, w).await? {
                 ConsentCheck::NotNeeded => send(&state, issue_code(app, &v, w).await?),
                 ConsentCheck::Required => send(&state, consent_required(app, &v)),
