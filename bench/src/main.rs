@@ -50,6 +50,10 @@ struct Cli {
     /// Portal sessions to create for the memory figure.
     #[arg(long)]
     sessions: Option<usize>,
+    /// Accounts to seed for the full sign-in (each with a confirmed TOTP key; one TOTP time
+    /// step of 30 s signs an account in once, so more than 30 × the sign-in rate).
+    #[arg(long)]
+    accounts: Option<usize>,
     /// Threads of the load generator's runtime.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -57,7 +61,8 @@ struct Cli {
     #[arg(long, value_name = "PATH")]
     tessera_bin: Option<PathBuf>,
     /// Run only these scenarios (repeatable; for profiling): discovery, client_credentials,
-    /// refresh, introspection, userinfo, signin, codeflow, sessions.
+    /// refresh, introspection, userinfo, signin (the full password sign-in), codeflow,
+    /// sessions.
     #[arg(long, value_name = "NAME")]
     only: Vec<String>,
     /// Only re-render REPORT.md from the report.json in --out (default bench/).
@@ -85,6 +90,7 @@ struct Plan {
     shape: Shape,
     connections: usize,
     sessions: usize,
+    accounts: usize,
     client_threads: usize,
     bin: PathBuf,
     argon2_time: Duration,
@@ -158,6 +164,7 @@ async fn run(cli: Cli) -> Result<bool> {
         },
         connections: cli.connections.unwrap_or(if smoke { 4 } else { 32 }),
         sessions: cli.sessions.unwrap_or(if smoke { 2000 } else { 100_000 }),
+        accounts: cli.accounts.unwrap_or(if smoke { 500 } else { 4000 }),
         client_threads: cli.client_threads.max(1),
         bin,
         argon2_time: Duration::from_secs(if smoke { 1 } else { 6 }),
@@ -329,7 +336,12 @@ async fn run_store(plan: &Plan, store: Store) -> Result<Run> {
         c.hello_per_core
     );
 
-    let (mut server, seed) = Server::start(&plan.bin, store).await?;
+    let accounts = if plan.wants("signin") {
+        plan.accounts
+    } else {
+        0
+    };
+    let (mut server, seed) = Server::start(&plan.bin, store, accounts).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = procstat::rss_bytes(server.pid())?;
     println!(
@@ -343,6 +355,7 @@ async fn run_store(plan: &Plan, store: Store) -> Result<Run> {
         eprintln!("bench[{tag}] server log (end):\n{}", server.log_tail());
     }
     let (scenarios, half_peak, sessions) = outcome?;
+    let seed_accounts = seed.accounts.len();
     server.stop();
 
     let mut run = Run {
@@ -361,14 +374,14 @@ async fn run_store(plan: &Plan, store: Store) -> Result<Run> {
         half_peak,
         sessions,
         checks: Vec::new(),
-        notes: vec![
-            "password sign-in: authorize → username → password → the authenticator-code page, \
-             a new browser each time (the Argon2id hash is here). code flow (signed in): \
-             authorize with the session → code → token. The TOTP code step itself runs once \
-             (at enrolment): TOTP accepts one sign-in per account per 30 s time step and the \
-             benchmark has one account."
-                .to_owned(),
-        ],
+        notes: vec![format!(
+            "full password sign-in: authorize → username → password → TOTP code → \
+                 complete → authorize with the new session → code → token, a new browser \
+                 each time, round robin over {} seeded accounts with confirmed TOTP keys \
+                 (one sign-in per account per 30 s time step). code flow (signed in): \
+                 authorize with an existing session → code → token.",
+            seed_accounts
+        )],
     };
     run.checks = report::judge(&mut run);
     Ok(run)
@@ -547,8 +560,15 @@ async fn scenarios_on(
     }
 
     if plan.wants("signin") {
+        if seed.accounts.is_empty() {
+            bail!("the full sign-in needs seeded accounts (--accounts)");
+        }
+        let accounts = scenarios::Accounts::new(seed.accounts.clone());
         let flows = (0..n)
-            .map(|_| scenarios::SignIn { app: web.clone() })
+            .map(|_| scenarios::FullSignIn {
+                app: web.clone(),
+                accounts: accounts.clone(),
+            })
             .collect();
         // The hash's cost moves with the neighbours' use of the memory bus: measure it
         // again right before, so both sides of the ratio see the same machine.
@@ -558,7 +578,11 @@ async fn scenarios_on(
             store.as_str()
         );
         let m = measure(addr, flows, shape, probe).await?;
-        out.push(scenario("password sign-in", m, (argon2_now, "Argon2id")));
+        out.push(scenario(
+            "full password sign-in",
+            m,
+            (argon2_now, "Argon2id"),
+        ));
     }
 
     if plan.wants("codeflow") {

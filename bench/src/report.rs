@@ -94,7 +94,7 @@ pub fn judge(run: &mut Run) -> Vec<Check> {
 
 fn scenario_target_name(scenario: &str) -> String {
     match scenario {
-        "password sign-in" => "password sign-ins".into(),
+        "full password sign-in" => "password sign-ins".into(),
         "discovery + JWKS" => "discovery, JWKS".into(),
         other => other.to_owned(),
     }
@@ -113,7 +113,7 @@ fn checks(run: &Run) -> Vec<Check> {
             )
         };
         out.push(match s.name.as_str() {
-            "password sign-in" => check(
+            "full password sign-in" => check(
                 "password sign-ins",
                 format!("{:.2} × Argon2id ceiling", s.ratio),
                 "≥ 0.9 × Argon2id ceiling (per core)",

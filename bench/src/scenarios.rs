@@ -3,12 +3,16 @@
 
 use crate::http::{Call, Conn, Reply};
 use crate::load::Flow;
+use crate::server::Account;
 use crate::signin::{self, App};
 use anyhow::{Result, anyhow, bail};
 use hyper::StatusCode;
 use hyper::body::Bytes;
 use hyper::header;
 use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use tessera_domain::{Clock, SystemClock};
 
 fn contains(body: &Bytes, needle: &[u8]) -> bool {
     body.windows(needle.len()).any(|w| w == needle)
@@ -124,15 +128,60 @@ impl Flow for Userinfo {
     }
 }
 
-/// A new browser's sign-in up to its second factor ([`signin::to_second_factor`]): where
-/// the password's Argon2id hash is. One iteration is one sign-in.
-pub struct SignIn {
-    pub app: App,
+/// The seeded accounts, shared by every connection of the full sign-in: handed out round
+/// robin, and never twice in one TOTP time step (the server would refuse the replayed
+/// step). With enough accounts (more than 30 s × the sign-in rate) none is ever skipped.
+pub struct Accounts {
+    accounts: Vec<Account>,
+    next: AtomicUsize,
+    last_step: Vec<AtomicI64>,
 }
 
-impl Flow for SignIn {
+impl Accounts {
+    pub fn new(accounts: Vec<Account>) -> Arc<Self> {
+        let last_step = accounts.iter().map(|_| AtomicI64::new(i64::MIN)).collect();
+        Arc::new(Self {
+            accounts,
+            next: AtomicUsize::new(0),
+            last_step,
+        })
+    }
+
+    /// The next account not yet used in `step`.
+    fn pick(&self, step: i64) -> Result<&Account> {
+        let n = self.accounts.len();
+        for _ in 0..n {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % n;
+            if self.last_step[i].swap(step, Ordering::Relaxed) != step {
+                return Ok(&self.accounts[i]);
+            }
+        }
+        bail!(
+            "all {n} accounts already signed in during this 30 s TOTP step: seed more (--accounts)"
+        )
+    }
+}
+
+/// A new browser's whole sign-in ([`signin::full_sign_in`]) with the next account:
+/// username, password (the Argon2id hash), TOTP code, session, code, token exchange. One
+/// iteration is one sign-in.
+pub struct FullSignIn {
+    pub app: App,
+    pub accounts: Arc<Accounts>,
+}
+
+impl Flow for FullSignIn {
     async fn step(&mut self, conn: &mut Conn) -> Result<u32> {
-        signin::to_second_factor(conn, &self.app).await
+        let step = tessera_domain::mfa::time_step(SystemClock.now());
+        let account = self.accounts.pick(step)?;
+        signin::full_sign_in(
+            conn,
+            &self.app,
+            &account.username,
+            &account.totp_secret,
+            step,
+        )
+        .await
     }
 }
 

@@ -10,6 +10,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tessera_core::PasswordHasher;
+use tessera_core::secrets::SecretKeys;
+use tessera_domain::mfa::TotpCredential;
+use tessera_domain::user::{EmailAddress, User, UserState, UserType, Username};
+use tessera_domain::{Clock, CredentialId, OsRandom, Random, SystemClock, UserId};
 
 /// The password of the benchmark's user (the bootstrap administrator).
 pub const PASSWORD: &str = "correct-horse-battery-staple-42";
@@ -40,6 +45,15 @@ pub struct Seed {
     pub web_client: (String, String),
     /// client_credentials; also the introspecting resource server.
     pub service_client: (String, String),
+    /// The sign-in accounts ([`seed_accounts`]): username and TOTP key.
+    pub accounts: Vec<Account>,
+}
+
+/// One of the seeded sign-in accounts: active, password [`PASSWORD`], a confirmed TOTP key.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub username: String,
+    pub totp_secret: Vec<u8>,
 }
 
 pub struct Server {
@@ -61,7 +75,8 @@ fn free_port() -> Result<u16> {
 
 impl Server {
     /// Creates the database, seeds it and starts `tessera serve`.
-    pub async fn start(bin: &Path, store: Store) -> Result<(Self, Seed)> {
+    /// `accounts`: how many sign-in accounts to seed besides the administrator.
+    pub async fn start(bin: &Path, store: Store, accounts: usize) -> Result<(Self, Seed)> {
         let bin = bin
             .canonicalize()
             .with_context(|| format!("the tessera binary {} is missing", bin.display()))?;
@@ -93,10 +108,9 @@ impl Server {
             ("TESSERA_ISSUER".to_owned(), format!("http://{addr}")),
             ("TESSERA_LISTEN".to_owned(), addr.to_string()),
         ];
-        if store == Store::Postgres {
-            let key = run_cli(&bin, &env, &["secret-key"], None)?;
-            env.push(("TESSERA_SECRET_KEY".to_owned(), key.trim().to_owned()));
-        }
+        // Chosen here, not by the server: the seeded TOTP keys are sealed under it.
+        let key = SecretKeys::generate_master(&OsRandom);
+        env.push(("TESSERA_SECRET_KEY".to_owned(), key.clone()));
         let log = dir.path().join("serve.log");
         let mut server = Self {
             bin,
@@ -109,7 +123,8 @@ impl Server {
             log,
             _dir: dir,
         };
-        let seed = server.seed()?;
+        let mut seed = server.seed()?;
+        seed.accounts = seed_accounts(store, &server.database_url, &key, accounts).await?;
         server.spawn().await?;
         Ok((server, seed))
     }
@@ -199,6 +214,7 @@ impl Server {
                 .to_owned(),
             web_client: pair(&web)?,
             service_client: pair(&service)?,
+            accounts: Vec::new(),
         })
     }
 
@@ -313,4 +329,90 @@ fn run_cli(
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Seeds `n` accounts that can sign in fully (`bench-u00000`, …): active, no initial
+/// password, a confirmed TOTP key sealed under the server's secret key exactly as
+/// enrolment seals it (context `totp:` + the credential id). Written through the store crate
+/// the server uses, before it starts. One Argon2id hash (production parameters) serves every
+/// account: the same password, and a PHC string verifies whoever holds it.
+async fn seed_accounts(
+    store: Store,
+    database_url: &str,
+    key: &str,
+    n: usize,
+) -> Result<Vec<Account>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let keys = SecretKeys::from_master(
+        &SecretKeys::parse_master(key).map_err(|e| anyhow!("secret key: {e}"))?,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let random = OsRandom;
+    let hash = PasswordHasher::new(&random)
+        .map_err(|e| anyhow!("{e}"))?
+        .hash(PASSWORD, &random)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let db = crate::sessions::open(store, database_url).await?;
+    let now = SystemClock.now();
+    let mut accounts = Vec::with_capacity(n);
+    let indexes: Vec<usize> = (0..n).collect();
+    for chunk in indexes.chunks(500) {
+        let mut tx = db.begin().await.map_err(|e| anyhow!("{e}"))?;
+        for i in chunk {
+            let name = format!("bench-u{i:05}");
+            let user = User {
+                id: UserId::new_at(now, &random),
+                username: Username::parse(&name).map_err(|e| anyhow!("{name}: {e}"))?,
+                given_name: "Bench".into(),
+                family_name: format!("User {i}"),
+                email: EmailAddress::parse(&format!("{name}@example.com"))
+                    .map_err(|e| anyhow!("{name}: {e}"))?,
+                mobile: None,
+                department: "Bench".into(),
+                user_type: UserType::Officer,
+                state: UserState::Active,
+                platform_admin: false,
+                password_hash: Some(hash.clone()),
+                password_is_initial: false,
+                sponsor: None,
+                offshore: None,
+                device_onboarding: false,
+                activation_deadline: None,
+                reminders_sent: 0,
+                phone_verified_at: Some(now),
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            tx.insert_user(&user).await.map_err(|e| anyhow!("{e}"))?;
+            let id = CredentialId::new_at(now, &random);
+            let mut secret = [0u8; 20];
+            random.fill(&mut secret);
+            let context = [b"totp:".as_slice(), id.as_uuid().as_bytes()].concat();
+            let credential = TotpCredential {
+                id,
+                user_id: user.id,
+                sealed_secret: keys
+                    .seal(&secret, &context, &random)
+                    .map_err(|e| anyhow!("{e}"))?,
+                label: "Authenticator app".into(),
+                created_at: now,
+                confirmed_at: Some(now),
+                last_used_step: 0,
+                version: 1,
+            };
+            tx.insert_totp(&credential)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            accounts.push(Account {
+                username: name,
+                totp_secret: secret.to_vec(),
+            });
+        }
+        tx.commit().await.map_err(|e| anyhow!("{e}"))?;
+    }
+    Ok(accounts)
 }

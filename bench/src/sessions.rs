@@ -36,15 +36,16 @@ impl SessionMemory {
     }
 }
 
-async fn open(server: &Server) -> Result<Arc<dyn Database>> {
-    let db: Arc<dyn Database> = match server.store {
+/// The server's database, through the same store crate it uses.
+pub async fn open(store: Store, database_url: &str) -> Result<Arc<dyn Database>> {
+    let db: Arc<dyn Database> = match store {
         Store::Sqlite => Arc::new(
-            SqliteDatabase::connect(&server.database_url)
+            SqliteDatabase::connect(database_url)
                 .await
                 .map_err(|e| anyhow!("{e}"))?,
         ),
         Store::Postgres => Arc::new(
-            PostgresDatabase::connect(&server.database_url)
+            PostgresDatabase::connect(database_url)
                 .await
                 .map_err(|e| anyhow!("{e}"))?,
         ),
@@ -59,7 +60,7 @@ pub async fn measure(server: &Server, user_id: &str, n: usize) -> Result<Session
     let rss_before = crate::procstat::rss_bytes(server.pid())?;
 
     let started = Instant::now();
-    let db = open(server).await?;
+    let db = open(server.store, &server.database_url).await?;
     let mut cookies = Vec::with_capacity(n);
     let now = SystemClock.now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
