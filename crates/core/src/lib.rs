@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod setup;
 pub mod signin;
 pub mod sms_code;
+pub mod tenants;
 
 use std::sync::Arc;
 use tessera_domain::audit::AuditEvent;

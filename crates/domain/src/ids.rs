@@ -80,3 +80,11 @@ id_type!(
     /// Identifies one number-matching push challenge.
     PushChallengeId
 );
+id_type!(
+    /// Identifies a group of users inside one tenant (used by access rules and invitations).
+    GroupId
+);
+id_type!(
+    /// Identifies a user's request to use an app that refused them.
+    AccessRequestId
+);

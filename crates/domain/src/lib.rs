@@ -20,13 +20,14 @@ pub mod self_registration;
 pub mod session;
 pub mod setup;
 pub mod signin_flow;
+pub mod tenancy;
 pub mod tenant;
 pub mod user;
 
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::{DomainError, FieldErrors};
 pub use ids::{
-    AppId, CodeChallengeId, CredentialId, InvitationId, OutboxMessageId, PushChallengeId,
-    PushDeviceId, SelfRegistrationId, TenantId, UserId,
+    AccessRequestId, AppId, CodeChallengeId, CredentialId, InvitationId, OutboxMessageId, PushChallengeId,
+    GroupId, PushDeviceId, SelfRegistrationId, TenantId, UserId,
 };
 pub use random::{OsRandom, Random, SeededRandom};

@@ -465,7 +465,7 @@ impl AuditStore for PostgresTx {
         sqlx::query(concat!(
             "INSERT INTO audit_events (",
             audit_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(seq)
         .bind(to_unix(e.at))
@@ -477,6 +477,7 @@ impl AuditStore for PostgresTx {
         .bind(e.detail.clone())
         .bind(prev_hash.to_vec())
         .bind(hash.to_vec())
+        .bind(e.tenant.map(|t| t.as_uuid()))
         .execute(self.handle.conn())
         .await
         .map_err(db_err)?;

@@ -12,8 +12,8 @@ use tessera_domain::secret::SecretHash;
 use tessera_domain::{AppId, TenantId};
 use tessera_store::{ClientStore, GrantStore, SigningKeyStore, StoreError};
 use tessera_store_sql::{
-    ClientRow, CodeRow, RefreshRow, SigningKeyRow, client_columns, code_columns, convert_all,
-    db_err, join, key_columns, map_err, refresh_columns,
+    ClientRow, CodeRow, RefreshRow, SigningKeyRow, access_rules_json, client_columns, code_columns,
+    convert_all, db_err, join, key_columns, map_err, refresh_columns,
 };
 use time::OffsetDateTime;
 
@@ -23,7 +23,7 @@ impl ClientStore for PostgresTx {
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
         ))
         .bind(c.id.as_uuid())
         .bind(c.tenant_id.as_uuid())
@@ -46,6 +46,8 @@ impl ClientStore for PostgresTx {
         .bind(join(&c.allowed_resources))
         .bind(to_unix(c.created_at))
         .bind(c.require_phishing_resistant)
+        .bind(c.description.clone())
+        .bind(access_rules_json(&c.access)?)
         .execute(self.handle.conn())
         .await
         .map_err(|e| map_err(e, Some("client_id")))?;

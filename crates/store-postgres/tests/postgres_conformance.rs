@@ -101,7 +101,7 @@ async fn existing_rows_get_lifecycle_defaults() {
     );
 
     let status = db.migrate().await.expect("migrate");
-    assert_eq!((status.database_version, status.binary_version), (10, 10));
+    assert_eq!((status.database_version, status.binary_version), (11, 11));
     let mut r = db.read().await.expect("read");
     let user = r
         .user_by_username(&Username::parse("olduser").expect("name"))
@@ -155,7 +155,7 @@ async fn existing_sessions_get_sign_in_methods() {
     raw.close().await;
 
     let status = db.migrate().await.expect("migrate");
-    assert_eq!((status.database_version, status.binary_version), (10, 10));
+    assert_eq!((status.database_version, status.binary_version), (11, 11));
     let mut r = db.read().await.expect("read");
     let user = r
         .user_by_username(&Username::parse("olduser").expect("name"))

@@ -20,12 +20,17 @@ mod lifecycle;
 mod passkeys;
 mod push;
 mod signin;
+mod tenancy;
 pub use lifecycle::{
     InvitationRow, SelfRegistrationRow, agency_patterns, contains_pattern, escape_like,
 };
 pub use passkeys::{PasskeyCeremonyRow, PasskeyRow};
 pub use push::{PushChallengeRow, PushDeviceRow};
 pub use signin::{AcceptanceRow, CodeChallengeRow, LockoutRow, PolicyRow, SignInFlowRow, TotpRow};
+pub use tenancy::{
+    AccessRequestRow, AppSecretRow, GroupRow, IdempotencyRow, access_rules_from_json,
+    access_rules_json, idempotency_status, inserted,
+};
 
 /// Maps a driver error; a unique violation becomes `Duplicate { field }`.
 pub fn map_err(err: sqlx::Error, unique_field: Option<&'static str>) -> StoreError {
@@ -215,6 +220,7 @@ pub struct AuditRow {
     pub detail: String,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+    pub tenant_id: Option<Uuid>,
 }
 
 impl TryFrom<AuditRow> for AuditRecord {
@@ -231,6 +237,7 @@ impl TryFrom<AuditRow> for AuditRecord {
                     .ok_or_else(|| corrupt("audit_events.outcome", &r.outcome))?,
                 source_ip: r.source_ip,
                 detail: r.detail,
+                tenant: r.tenant_id.map(TenantId::from_uuid),
             },
             prev_hash: hash32("audit_events.prev_hash", &r.prev_hash)?,
             hash: hash32("audit_events.hash", &r.hash)?,
@@ -305,7 +312,7 @@ macro_rules! outbox_columns {
 #[macro_export]
 macro_rules! audit_columns {
     () => {
-        "seq, at, actor, action, target, outcome, source_ip, detail, prev_hash, hash"
+        "seq, at, actor, action, target, outcome, source_ip, detail, prev_hash, hash, tenant_id"
     };
 }
 
@@ -357,6 +364,9 @@ pub struct ClientRow {
     pub allowed_resources: String,
     pub created_at: i64,
     pub require_phishing_resistant: bool,
+    pub description: String,
+    /// `AccessRules` as JSON; absent (rows from before tenancy) reads as the default.
+    pub access_rules: Option<String>,
 }
 
 impl TryFrom<ClientRow> for OAuthClient {
@@ -390,6 +400,8 @@ impl TryFrom<ClientRow> for OAuthClient {
             allowed_resources: split(&r.allowed_resources),
             created_at: from_unix(r.created_at),
             require_phishing_resistant: r.require_phishing_resistant,
+            description: r.description,
+            access: access_rules_from_json(r.access_rules.as_deref())?,
         })
     }
 }
@@ -501,7 +513,7 @@ impl TryFrom<RefreshRow> for RefreshToken {
 #[macro_export]
 macro_rules! client_columns {
     () => {
-        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, require_par, post_logout_redirect_uris, backchannel_logout_uri, jwks, jwks_uri, consent_required, allowed_resources, created_at, require_phishing_resistant"
+        "id, tenant_id, client_id, name, kind, redirect_uris, grant_types, allowed_scopes, id_token_alg, access_token_ttl, refresh_idle_ttl, refresh_absolute_ttl, require_par, post_logout_redirect_uris, backchannel_logout_uri, jwks, jwks_uri, consent_required, allowed_resources, created_at, require_phishing_resistant, description, access_rules"
     };
 }
 #[macro_export]

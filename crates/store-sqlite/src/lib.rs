@@ -8,6 +8,7 @@ mod stores_oauth;
 mod stores_passkeys;
 mod stores_push;
 mod stores_signin;
+mod stores_tenancy;
 
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;

@@ -455,7 +455,7 @@ impl AuditStore for SqliteTx {
         sqlx::query(concat!(
             "INSERT INTO audit_events (",
             audit_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(seq)
         .bind(to_unix(e.at))
@@ -467,6 +467,7 @@ impl AuditStore for SqliteTx {
         .bind(e.detail.clone())
         .bind(prev_hash.to_vec())
         .bind(hash.to_vec())
+        .bind(e.tenant.map(|t| t.as_uuid()))
         .execute(self.handle.conn())
         .await
         .map_err(db_err)?;

@@ -117,6 +117,30 @@ macro_rules! conformance_tests {
             passkey_ceremony_is_taken_once_under_concurrency,
             session_amr_update_is_compare_and_set
         );
+        $crate::conformance_tests!(@tenancy $factory;
+            tenant_admins_are_added_listed_and_removed,
+            groups_have_unique_names_per_tenant,
+            group_members_are_scoped_to_their_tenant,
+            apps_are_edited_only_in_their_tenant,
+            deleting_an_app_removes_what_was_issued_to_it,
+            app_secrets_are_listed_expired_and_deleted,
+            access_requests_are_pending_once_per_app_and_user,
+            access_request_is_decided_once_under_concurrency,
+            access_requests_list_newest_first_by_status,
+            idempotency_keys_are_reserved_once_per_principal,
+            audit_query_filters_and_pages
+        );
+    };
+    (@tenancy $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let test_db = $factory().await;
+                $crate::conformance_tenancy::$name(test_db.db.clone()).await;
+                test_db.db.close().await;
+                drop(test_db);
+            }
+        )*
     };
     (@passkeys $factory:path; $($name:ident),* $(,)?) => {
         $(

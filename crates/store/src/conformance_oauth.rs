@@ -11,8 +11,9 @@ use tessera_domain::oauth::{
     SigningKeyRecord,
 };
 use tessera_domain::secret::SecretHash;
+use tessera_domain::tenancy::{AccessRules, Audience};
 use tessera_domain::tenant::Tenant;
-use tessera_domain::user::User;
+use tessera_domain::user::{User, UserType};
 use tessera_domain::{AppId, SeededRandom, TenantId};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -23,7 +24,8 @@ fn t(s: i64) -> OffsetDateTime {
     from_unix(T0 + s)
 }
 
-fn client(n: u32, tenant: TenantId) -> OAuthClient {
+/// App `n` of `tenant`; app 1 admits listed vendors on shore only, the others everyone.
+pub fn client(n: u32, tenant: TenantId) -> OAuthClient {
     OAuthClient {
         id: AppId::new_at(t(n.into()), &SeededRandom::new(500 + u64::from(n))),
         tenant_id: tenant,
@@ -49,6 +51,17 @@ fn client(n: u32, tenant: TenantId) -> OAuthClient {
         allowed_resources: vec!["https://reports.example.gov.sg/".into()],
         created_at: t(n.into()),
         require_phishing_resistant: n == 1,
+        description: format!("Reports for team {n}"),
+        access: if n == 1 {
+            AccessRules {
+                audience: Audience::Listed,
+                user_types: vec![UserType::Vendor],
+                offshore_allowed: false,
+                ..AccessRules::default()
+            }
+        } else {
+            AccessRules::default()
+        },
     }
 }
 
@@ -80,7 +93,7 @@ pub fn auth(user: &User) -> Authentication {
     }
 }
 
-fn code(user: &User, c: &OAuthClient, secret: &str) -> AuthorizationCode {
+pub fn code(user: &User, c: &OAuthClient, secret: &str) -> AuthorizationCode {
     AuthorizationCode {
         code_hash: SecretHash::of(secret),
         client: c.id,

@@ -28,10 +28,12 @@ use tessera_domain::{
     UserId,
 };
 use time::OffsetDateTime;
+pub use tenancy::{AuditQuery, IdempotencyRecord, TenancyStore};
 use uuid::Uuid;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod tenancy;
 #[cfg(feature = "conformance")]
 pub mod conformance_flows;
 #[cfg(feature = "conformance")]
@@ -44,6 +46,8 @@ pub mod conformance_passkeys;
 pub mod conformance_push;
 #[cfg(feature = "conformance")]
 pub mod conformance_signin;
+#[cfg(feature = "conformance")]
+pub mod conformance_tenancy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -138,6 +142,7 @@ pub trait Tx:
     + PolicyStore
     + PushStore
     + PasskeyStore
+    + TenancyStore
     + Send
 {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;

@@ -506,6 +506,18 @@ pub fn account_selection_required(app: &App, v: &Validated) -> Reply {
     }
 }
 
+/// `prompt=none` for a user the app's access rules refuse (the page cannot be shown).
+pub fn not_allowed(app: &App, v: &Validated) -> Reply {
+    let e = OAuthError::new(
+        ErrorCode::AccessDenied,
+        "the app's access rules do not admit this user",
+    );
+    match error_reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), e) {
+        Refusal::Redirect(r) => r,
+        _ => reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), Vec::new()),
+    }
+}
+
 pub fn consent_required(app: &App, v: &Validated) -> Reply {
     let e = OAuthError::new(ErrorCode::ConsentRequired, "the user must consent first");
     match error_reply(app, &v.redirect_uri, v.mode, v.state.as_deref(), e) {

@@ -42,6 +42,12 @@ pub struct NewApp {
     pub resources: Vec<String>,
     /// Sign-ins need phishing-resistant MFA (a passkey).
     pub require_phishing_resistant: bool,
+    /// What the app is for.
+    pub description: String,
+    /// Token lifetimes in seconds; `None` keeps the defaults.
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_idle_ttl_secs: Option<i64>,
+    pub refresh_absolute_ttl_secs: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -61,6 +67,33 @@ pub async fn create_app(
     new: NewApp,
 ) -> Result<CreatedApp, CoreError> {
     let mut errors = FieldErrors::new();
+    let checked = check(&new, &mut errors);
+    let slug = errors.check("tenant", parse_slug(&new.tenant));
+    errors.into_result()?;
+    let tenant = match slug {
+        Some(s) => app.db.read().await?.tenant_by_slug(&s).await?,
+        None => None,
+    }
+    .ok_or_else(|| DomainError::field("tenant", format!("There is no tenant {:?}.", new.tenant)))?;
+    register(app, &tenant, admin.actor(), new, checked).await
+}
+
+/// The validated parts of a [`NewApp`] (the rest is taken as given).
+#[derive(Clone, Debug)]
+pub struct CheckedApp {
+    pub name: String,
+    pub kind: ClientKind,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Vec<String>,
+    pub id_token_alg: SigningAlg,
+    pub description: String,
+    pub access_token_ttl_secs: i64,
+    pub refresh_idle_ttl_secs: i64,
+    pub refresh_absolute_ttl_secs: i64,
+}
+
+/// Checks every field of an app registration, adding a message per bad field.
+pub fn check(new: &NewApp, errors: &mut FieldErrors) -> CheckedApp {
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
         errors.add("name", "An app name has 1–120 characters.");
@@ -167,16 +200,70 @@ pub async fn create_app(
             SigningAlg::RS256
         }),
     };
-    let slug = errors.check("tenant", parse_slug(&new.tenant));
-    errors.clone().into_result()?;
+    let description = errors
+        .check(
+            "description",
+            tessera_domain::tenancy::parse_description(&new.description),
+        )
+        .unwrap_or_default();
+    let access_token_ttl_secs = new.access_token_ttl_secs.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
+    if !(60..=86_400).contains(&access_token_ttl_secs) {
+        errors.add(
+            "access_token_ttl",
+            "An access token lives between 60 seconds and 24 hours (86400).",
+        );
+    }
+    let refresh_idle_ttl_secs = new.refresh_idle_ttl_secs.unwrap_or(DEFAULT_REFRESH_IDLE_TTL);
+    if !(300..=90 * 86_400).contains(&refresh_idle_ttl_secs) {
+        errors.add(
+            "refresh_idle_ttl",
+            "A refresh token's idle lifetime is between 300 seconds and 90 days (7776000).",
+        );
+    }
+    let refresh_absolute_ttl_secs = new
+        .refresh_absolute_ttl_secs
+        .unwrap_or(DEFAULT_REFRESH_ABSOLUTE_TTL.max(refresh_idle_ttl_secs));
+    if !(refresh_idle_ttl_secs..=365 * 86_400).contains(&refresh_absolute_ttl_secs) {
+        errors.add(
+            "refresh_absolute_ttl",
+            "A refresh token's absolute lifetime is at least its idle lifetime and at most 365 days (31536000).",
+        );
+    }
+    CheckedApp {
+        name,
+        kind,
+        grant_types,
+        scopes,
+        id_token_alg,
+        description,
+        access_token_ttl_secs,
+        refresh_idle_ttl_secs,
+        refresh_absolute_ttl_secs,
+    }
+}
 
+/// Registers a checked app under `tenant`, with its first secret (shown once), in one
+/// transaction with its audit event.
+pub async fn register(
+    app: &App,
+    tenant: &tessera_domain::tenant::Tenant,
+    actor: &tessera_domain::audit::Actor,
+    new: NewApp,
+    checked: CheckedApp,
+) -> Result<CreatedApp, CoreError> {
+    let CheckedApp {
+        name,
+        kind,
+        grant_types,
+        scopes,
+        id_token_alg,
+        description,
+        access_token_ttl_secs,
+        refresh_idle_ttl_secs,
+        refresh_absolute_ttl_secs,
+    } = checked;
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let tenant = match slug {
-        Some(s) => tx.tenant_by_slug(&s).await?,
-        None => None,
-    }
-    .ok_or_else(|| DomainError::field("tenant", format!("There is no tenant {:?}.", new.tenant)))?;
     let mut id = [0u8; 16];
     app.random.fill(&mut id);
     let client = OAuthClient {
@@ -189,9 +276,9 @@ pub async fn create_app(
         grant_types,
         allowed_scopes: scopes,
         id_token_alg,
-        access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL,
-        refresh_idle_ttl_secs: DEFAULT_REFRESH_IDLE_TTL,
-        refresh_absolute_ttl_secs: DEFAULT_REFRESH_ABSOLUTE_TTL,
+        access_token_ttl_secs,
+        refresh_idle_ttl_secs,
+        refresh_absolute_ttl_secs,
         require_par: new.require_par,
         post_logout_redirect_uris: new.post_logout_redirect_uris,
         backchannel_logout_uri: new.backchannel_logout_uri,
@@ -201,6 +288,8 @@ pub async fn create_app(
         allowed_resources: new.resources,
         created_at: now,
         require_phishing_resistant: new.require_phishing_resistant,
+        description,
+        access: Default::default(),
     };
     tx.insert_client(&client).await?;
     let secret = match kind {
@@ -220,7 +309,8 @@ pub async fn create_app(
     };
     app.audit(
         tx.as_mut(),
-        AuditEvent::new(now, admin.actor(), "app.create", Outcome::Success)
+        AuditEvent::new(now, actor, "app.create", Outcome::Success)
+            .tenant(tenant.id)
             .target(format!("app:{}", client.id))
             .detail(serde_json::json!({ "tenant": tenant.slug, "client_id": client.client_id, "name": client.name })),
     )
@@ -276,13 +366,27 @@ pub async fn authenticate(app: &App, auth: &ClientAuth) -> Result<OAuthClient, O
     let Some(client) = r.client_by_client_id(client_id).await? else {
         return Err(OAuthError::invalid_client().into());
     };
-    let hmacs = if client.kind == ClientKind::Confidential {
-        r.client_secret_hmacs(client.id, app.clock.now()).await?
+    let now = app.clock.now();
+    let (hmacs, valid_until) = if client.kind == ClientKind::Confidential {
+        // The entry must not outlive the first secret to expire (a rotation's overlap).
+        let valid_until = r
+            .client_secrets(client.id)
+            .await?
+            .iter()
+            .filter(|s| s.valid_at(now))
+            .filter_map(|s| s.expires_at)
+            .min()
+            .map(|t| t.unix_timestamp());
+        (r.client_secret_hmacs(client.id, now).await?, valid_until)
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     drop(r);
-    let entry = CachedClient { client, hmacs };
+    let entry = CachedClient {
+        client,
+        hmacs,
+        valid_until,
+    };
     let accepted = accept(app, &entry, secret);
     app.keys
         .clients
@@ -313,6 +417,8 @@ fn accept(app: &App, entry: &CachedClient, secret: Option<&str>) -> Option<OAuth
 pub struct CachedClient {
     client: OAuthClient,
     hmacs: Vec<[u8; 32]>,
+    /// When the first of these secrets expires: the entry is stale from then on.
+    valid_until: Option<i64>,
 }
 
 /// Client registrations cached for [`CLIENT_CACHE_SECS`], so the token, introspection and
@@ -335,7 +441,10 @@ impl ClientCache {
     fn get(&self, client_id: &str, now: i64) -> Option<Arc<CachedClient>> {
         let map = self.entries.read().ok()?;
         let (at, entry) = map.get(client_id)?;
-        (now - at < CLIENT_CACHE_SECS && now >= *at).then(|| entry.clone())
+        let fresh = now - at < CLIENT_CACHE_SECS
+            && now >= *at
+            && entry.valid_until.is_none_or(|until| now < until);
+        fresh.then(|| entry.clone())
     }
 
     fn put(&self, client_id: &str, entry: CachedClient, now: i64) {

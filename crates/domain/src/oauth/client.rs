@@ -110,6 +110,12 @@ pub struct OAuthClient {
     /// session without one steps up before a code is issued.
     #[serde(default)]
     pub require_phishing_resistant: bool,
+    /// What the app is for, as its tenant admins describe it.
+    #[serde(default)]
+    pub description: String,
+    /// Who may sign in to it (checked at `/authorize`).
+    #[serde(default)]
+    pub access: crate::tenancy::AccessRules,
 }
 
 impl OAuthClient {
