@@ -5,15 +5,18 @@
 use crate::lifecycle::{
     admin_browser, assert_chain_intact, assert_has_actions, audit_actions, latest_to, registration,
 };
-use crate::support::{Browser, between, token_of};
+use crate::support::{Browser, Output, between, run, temp_dir, tessera, token_of};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use tessera_domain::outbox::Channel;
 use tessera_domain::push::{request_message, response_message};
 use tessera_domain::{PushChallengeId, PushDeviceId};
+use tessera_store::Database;
+use tessera_store_postgres::PostgresDatabase;
 use tessera_testkit::{Backend, Options, TestServer};
 use time::Duration;
 
@@ -448,4 +451,279 @@ async fn a_challenge_from_one_node_is_approved_through_another() {
         br.get(&waiting).await.location.as_deref(),
         Some("/signin/setup/phone")
     );
+}
+
+/// `tessera authenticator <args>` (the real binary) with its key file, run off the async
+/// workers (the servers under test run on them).
+async fn cli_authenticator(dir: &std::path::Path, args: &[&str]) -> Output {
+    let mut cmd = tessera(dir);
+    cmd.arg("authenticator")
+        .args(args)
+        .env("TESSERA_AUTHENTICATOR_FILE", dir.join("phone.json"));
+    tokio::task::spawn_blocking(move || run(cmd, None))
+        .await
+        .unwrap()
+}
+
+/// The CLI failed with one `tessera: error:` line containing `needle`.
+fn cli_refused(out: &Output, needle: &str) {
+    assert_ne!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let lines: Vec<_> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {}", out.stderr);
+    assert!(
+        lines[0].starts_with("tessera: error: ") && lines[0].contains(needle),
+        "{needle:?} in {}",
+        out.stderr
+    );
+}
+
+/// The binary signs its requests with the real time: both nodes' fake clocks are moved
+/// to it (never back).
+fn sync_clocks(nodes: &[&TestServer]) {
+    let real = tessera_domain::Clock::now(&tessera_domain::SystemClock);
+    let to = nodes
+        .iter()
+        .map(|n| tessera_domain::Clock::now(&n.clock))
+        .fold(real, std::cmp::max);
+    for n in nodes {
+        n.clock.set(to);
+    }
+}
+
+/// Issue 6, Done-when 2: the browser push flow with the challenge made through node A and
+/// answered by the real `tessera authenticator` through node B. The nodes share one
+/// PostgreSQL database but not a connection pool: B connects on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_answers_through_node_b_a_sign_in_started_on_node_a() {
+    let (db, guard, url) = tessera_testkit::fresh_database(Backend::Postgres).await;
+    let a = TestServer::start_on(db, guard, url.clone(), Options::default()).await;
+    let own_pool: Arc<dyn Database> = Arc::new(PostgresDatabase::connect(&url).await.unwrap());
+    let b = TestServer::start_on(own_pool, Box::new(()), url, Options::default()).await;
+    assert!(!Arc::ptr_eq(&a.app.db, &b.app.db), "separate pools");
+    assert_ne!(a.base_url, b.base_url);
+    let nodes = [&a, &b];
+    sync_clocks(&nodes);
+    let mut admin = admin_browser(&a).await;
+    let initial = pending_vendor(&a, &mut admin, "ola").await;
+    let dir = temp_dir();
+
+    // The wizard on node A shows the enrolment link; the CLI enrols through node B.
+    let mut br = Browser::new(&a.base_url);
+    let first = br
+        .post("/signin", &[("username", "ola"), ("password", &initial)])
+        .await;
+    assert_eq!(
+        first.location.as_deref(),
+        Some("/signin/setup/authenticator")
+    );
+    let page = br.get("/signin/setup/push").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let uri = unescape(&between(&page.body, "id=\"push-uri\">", "</code>").unwrap());
+    let token = url::Url::parse(&uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .unwrap()
+        .1
+        .into_owned();
+    let via_b = format!(
+        "tessera-push://enroll?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("server", &b.base_url)
+            .append_pair("token", &token)
+            .finish()
+    );
+    sync_clocks(&nodes);
+    let out = cli_authenticator(dir.path(), &["enroll", &via_b, "--name", "CLI phone"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!(" for ola at {}", b.base_url)),
+        "{}",
+        out.stdout
+    );
+
+    let key: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("phone.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        key["server"],
+        b.base_url.as_str(),
+        "the CLI talks to node B only"
+    );
+
+    // The confirmation: node A shows the number, the CLI approves it through node B.
+    let waiting = br.get("/signin/setup/push/confirm").await.location.unwrap();
+    let id = challenge_in(&waiting);
+    let number = number_on(&br.get(&waiting).await.body);
+    sync_clocks(&nodes);
+    let out = cli_authenticator(dir.path(), &["approve", "--number", &number.to_string()]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(&format!("approved challenge {id}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        br.get(&waiting).await.location.as_deref(),
+        Some("/signin/setup/phone")
+    );
+    // The rest of the wizard on node A: phone, new password.
+    a.clock.advance(Duration::seconds(1));
+    let sent = br
+        .post(
+            "/signin/setup/phone",
+            &[("mobile_country", "+65"), ("mobile", "91234567")],
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let sms = latest_to(&a, "+6591234567", Channel::Sms).await;
+    let code = between(&sms.body, "verification code is ", " ").unwrap();
+    let phoned = br
+        .post("/signin/setup/phone/verify", &[("code", &code)])
+        .await;
+    assert_eq!(phoned.location.as_deref(), Some("/signin/setup/password"));
+    let password = "quartz lantern meadow 58 orbit";
+    let reset = br
+        .post(
+            "/signin/setup/password",
+            &[
+                ("current_password", &initial),
+                ("new_password", password),
+                ("confirm_password", password),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reset.location.as_deref(),
+        Some("/signin/complete"),
+        "{}",
+        reset.body
+    );
+    assert_eq!(
+        br.get("/signin/complete").await.location.as_deref(),
+        Some("/")
+    );
+
+    // A sign-in on node A: the number it shows, typed into the CLI against node B,
+    // approves, and the browser on node A goes on to finish the sign-in.
+    let start = |base: String| async move {
+        let mut c = Browser::new(&base);
+        let step = c
+            .post("/signin", &[("username", "ola"), ("password", password)])
+            .await;
+        assert_eq!(step.location.as_deref(), Some("/signin/code"));
+        assert_eq!(
+            c.get("/signin/code").await.location.as_deref(),
+            Some("/signin/push")
+        );
+        let waiting = c.get("/signin/push").await.location.unwrap();
+        let number = number_on(&c.get(&waiting).await.body);
+        (c, waiting, number)
+    };
+    sync_clocks(&nodes);
+    let (mut c, waiting, number) = start(a.base_url.clone()).await;
+    let id = challenge_in(&waiting);
+    sync_clocks(&nodes);
+    let out = cli_authenticator(dir.path(), &["list", "--json"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let listed: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(listed["challenges"][0]["id"], id.as_str(), "{listed}");
+    let out = cli_authenticator(dir.path(), &["approve", "--number", &number.to_string()]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(&format!("approved challenge {id}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        c.get(&waiting).await.location.as_deref(),
+        Some("/signin/complete")
+    );
+    assert_eq!(
+        c.get("/signin/complete").await.location.as_deref(),
+        Some("/")
+    );
+
+    // A wrong number through node B is refused; after three the sign-in is denied, and
+    // even the right number cannot approve it then.
+    a.clock.advance(Duration::minutes(1));
+    sync_clocks(&nodes);
+    let (mut d, waiting, number) = start(a.base_url.clone()).await;
+    let id = challenge_in(&waiting);
+    let wrong = if number == 99 { 98 } else { number + 1 };
+    for left in [
+        "2 tries left",
+        "1 try left",
+        "no tries left, the sign-in is denied",
+    ] {
+        sync_clocks(&nodes);
+        let out = cli_authenticator(
+            dir.path(),
+            &[
+                "approve",
+                "--challenge",
+                &id,
+                "--number",
+                &wrong.to_string(),
+            ],
+        )
+        .await;
+        cli_refused(&out, &format!("wrong number for challenge {id}: {left}"));
+    }
+    let out = cli_authenticator(
+        dir.path(),
+        &[
+            "approve",
+            "--challenge",
+            &id,
+            "--number",
+            &number.to_string(),
+        ],
+    )
+    .await;
+    cli_refused(&out, "is no longer open");
+    assert!(
+        d.get(&waiting)
+            .await
+            .body
+            .contains("The request was denied")
+    );
+
+    // An expired challenge (both nodes' clocks past its minute) cannot be approved
+    // through node B, which no longer lists it either.
+    sync_clocks(&nodes);
+    let waiting = d.get("/signin/push").await.location.unwrap();
+    let id = challenge_in(&waiting);
+    let number = number_on(&d.get(&waiting).await.body);
+    for n in nodes {
+        n.clock.advance(Duration::seconds(61));
+    }
+    let out = cli_authenticator(
+        dir.path(),
+        &[
+            "approve",
+            "--challenge",
+            &id,
+            "--number",
+            &number.to_string(),
+        ],
+    )
+    .await;
+    cli_refused(&out, "is no longer open");
+    let out = cli_authenticator(dir.path(), &["list"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "no pending sign-in challenges");
+    assert!(d.get(&waiting).await.body.contains("This request expired"));
+
+    assert_has_actions(
+        &audit_actions(&a).await,
+        &[
+            "push.device_registered",
+            "push.approved",
+            "push.wrong_number",
+            "push.wrong_numbers",
+            "signin.push",
+        ],
+    );
+    assert_chain_intact(&a).await;
 }
