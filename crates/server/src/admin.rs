@@ -105,6 +105,24 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             }
             Ok(())
         }
+        AdminCommand::Group(_)
+        | AdminCommand::App(
+            AppCommand::List { tenant: Some(_) }
+            | AppCommand::Show { .. }
+            | AppCommand::Delete { .. }
+            | AppCommand::AddSecret { .. }
+            | AppCommand::RotateSecret { .. }
+            | AppCommand::RevokeSecret { .. }
+            | AppCommand::Access { .. },
+        )
+        | AdminCommand::Tenant(
+            TenantCommand::AddAdmin { .. }
+            | TenantCommand::RemoveAdmin { .. }
+            | TenantCommand::Admins { .. }
+            | TenantCommand::Requests { .. }
+            | TenantCommand::Approve { .. }
+            | TenantCommand::Reject { .. },
+        ) => crate::admin_tenants::dispatch(app, &cap, as_json, command).await,
         AdminCommand::Invite { .. }
         | AdminCommand::Invitation(_)
         | AdminCommand::Settings(_)
@@ -225,6 +243,7 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             consent_required,
             resources,
             require_phishing_resistant,
+            description,
         }) => {
             let jwks = match jwks_file {
                 Some(path) => Some(
@@ -249,6 +268,8 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
                 consent_required,
                 resources,
                 require_phishing_resistant,
+                description,
+                ..NewApp::default()
             };
             let created = clients::create_app(app, &cap, new).await.map_err(explain)?;
             let c = &created.client;
@@ -271,7 +292,7 @@ async fn dispatch(app: &App, as_json: bool, command: AdminCommand) -> Result<(),
             }
             Ok(())
         }
-        AdminCommand::App(AppCommand::List) => {
+        AdminCommand::App(AppCommand::List { tenant: None }) => {
             let apps = clients::list_apps(app, &cap).await.map_err(explain)?;
             if as_json {
                 return print_json(&json!(apps));

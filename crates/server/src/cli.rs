@@ -90,7 +90,7 @@ pub enum AdminCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
-    /// Tenants.
+    /// Tenants, their admins and access requests.
     #[command(subcommand)]
     Tenant(TenantCommand),
     /// Users.
@@ -105,6 +105,9 @@ pub enum AdminCommand {
     /// Apps (OAuth clients).
     #[command(subcommand)]
     App(AppCommand),
+    /// Groups of users inside a tenant.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -232,9 +235,115 @@ pub enum AppCommand {
         /// Sign-ins need phishing-resistant MFA: a session without a passkey steps up.
         #[arg(long)]
         require_phishing_resistant: bool,
+        /// What the app is for.
+        #[arg(long, default_value = "")]
+        description: String,
     },
-    /// List apps.
-    List,
+    /// List apps (of one tenant with --tenant).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Show one app (by id or client_id) with its access rules and secrets.
+    Show {
+        #[arg(long)]
+        tenant: String,
+        app: String,
+    },
+    /// Delete an app and everything issued to it.
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        app: String,
+    },
+    /// Add a client secret (shown once); the others keep working.
+    AddSecret {
+        #[arg(long)]
+        tenant: String,
+        app: String,
+    },
+    /// Rotate: a new secret (shown once); the others stop working after the overlap.
+    RotateSecret {
+        #[arg(long)]
+        tenant: String,
+        app: String,
+        /// How long the old secrets keep working, in seconds (at most 30 days).
+        #[arg(long, default_value_t = 86_400)]
+        overlap_seconds: i64,
+    },
+    /// Revoke one secret by its id (see `app show`).
+    RevokeSecret {
+        #[arg(long)]
+        tenant: String,
+        app: String,
+        secret: i64,
+    },
+    /// Set who may use the app (replaces the rules).
+    Access {
+        #[arg(long)]
+        tenant: String,
+        app: String,
+        /// Only the listed users and groups (default: every active user).
+        #[arg(long)]
+        listed_only: bool,
+        /// A user (username or id) always admitted; repeat for several.
+        #[arg(long = "user")]
+        users: Vec<String>,
+        /// A group of the tenant (name or id) admitted with --listed-only; repeat.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// officer or vendor; repeat; none means every type.
+        #[arg(long = "user-type")]
+        user_types: Vec<String>,
+        /// Refuse vendors working offshore.
+        #[arg(long)]
+        no_offshore: bool,
+        /// Sign-ins need phishing-resistant MFA (a passkey).
+        #[arg(long)]
+        require_phishing_resistant: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// Create a group in a tenant.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// A tenant's groups.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete a group (by name or id) and its memberships.
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        group: String,
+    },
+    /// A group's members.
+    Members {
+        #[arg(long)]
+        tenant: String,
+        group: String,
+    },
+    AddMember {
+        #[arg(long)]
+        tenant: String,
+        group: String,
+        user: String,
+    },
+    RemoveMember {
+        #[arg(long)]
+        tenant: String,
+        group: String,
+        user: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -258,6 +367,21 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// Name an existing user an admin of the tenant.
+    AddAdmin { tenant: String, user: String },
+    RemoveAdmin { tenant: String, user: String },
+    /// The tenant's admins.
+    Admins { tenant: String },
+    /// Access requests to the tenant's apps (pending unless --status).
+    Requests {
+        tenant: String,
+        /// pending, approved or rejected.
+        #[arg(long, default_value = "pending")]
+        status: String,
+    },
+    /// Approve an access request: the user is listed on the app.
+    Approve { tenant: String, request: String },
+    Reject { tenant: String, request: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_lifecycle;
+mod admin_tenants;
 mod authenticator;
 mod cli;
 mod config;

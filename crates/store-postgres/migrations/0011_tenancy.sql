@@ -65,3 +65,10 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (principal, key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- The groups a tenant admin invited someone into: joined when the invitation registers.
+CREATE TABLE invitation_groups (
+    invitation_id UUID NOT NULL REFERENCES invitations (id),
+    group_id      UUID NOT NULL REFERENCES tenant_groups (id) ON DELETE CASCADE,
+    PRIMARY KEY (invitation_id, group_id)
+);

@@ -11,7 +11,7 @@ use tessera_domain::oauth::OAuthClient;
 use tessera_domain::tenancy::{AccessRequest, AccessRequestStatus, AppSecret, TenantGroup};
 use tessera_domain::tenant::Tenant;
 use tessera_domain::user::User;
-use tessera_domain::{AccessRequestId, AppId, GroupId, TenantId, UserId};
+use tessera_domain::{AccessRequestId, AppId, GroupId, InvitationId, TenantId, UserId};
 use tessera_store::{AuditQuery, IdempotencyRecord, StoreError, TenancyStore};
 use tessera_store_sql::{
     AccessRequestRow, AppSecretRow, AuditRow, ClientRow, GroupRow, IdempotencyRow, TenantRow,
@@ -179,6 +179,15 @@ impl TenancyStore for SqliteTx {
         .execute(self.handle.conn())
         .await
         .map_err(db_err)?;
+        sqlx::query(
+            "DELETE FROM invitation_groups WHERE group_id IN \
+             (SELECT id FROM tenant_groups WHERE id = ? AND tenant_id = ?)",
+        )
+        .bind(id.as_uuid())
+        .bind(tenant.as_uuid())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
         let done = sqlx::query("DELETE FROM tenant_groups WHERE id = ? AND tenant_id = ?")
             .bind(id.as_uuid())
             .bind(tenant.as_uuid())
@@ -205,6 +214,37 @@ impl TenancyStore for SqliteTx {
         .await
         .map_err(db_err)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_invitation_group(
+        &mut self,
+        invitation: InvitationId,
+        group: GroupId,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO invitation_groups (invitation_id, group_id) VALUES (?, ?) \
+             ON CONFLICT (invitation_id, group_id) DO NOTHING",
+        )
+        .bind(invitation.as_uuid())
+        .bind(group.as_uuid())
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn invitation_groups(
+        &mut self,
+        invitation: InvitationId,
+    ) -> Result<Vec<GroupId>, StoreError> {
+        let rows: Vec<(Uuid,)> = sqlx::query_as(
+            "SELECT group_id FROM invitation_groups WHERE invitation_id = ? ORDER BY group_id",
+        )
+        .bind(invitation.as_uuid())
+        .fetch_all(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(|(g,)| GroupId::from_uuid(g)).collect())
     }
 
     async fn remove_group_member(

@@ -10,7 +10,7 @@ use tessera_domain::oauth::OAuthClient;
 use tessera_domain::tenancy::{AccessRequest, AccessRequestStatus, AppSecret, TenantGroup};
 use tessera_domain::tenant::Tenant;
 use tessera_domain::user::User;
-use tessera_domain::{AccessRequestId, AppId, GroupId, TenantId, UserId};
+use tessera_domain::{AccessRequestId, AppId, GroupId, InvitationId, TenantId, UserId};
 use time::OffsetDateTime;
 
 /// A filter over the audit log, newest first. Every field narrows; `None` does not.
@@ -101,6 +101,16 @@ pub trait TenancyStore: Send {
         tenant: TenantId,
         user: UserId,
     ) -> Result<Vec<GroupId>, StoreError>;
+
+    /// Records that registering `invitation` joins `group` (a tenant admin's invitation).
+    async fn add_invitation_group(
+        &mut self,
+        invitation: InvitationId,
+        group: GroupId,
+    ) -> Result<(), StoreError>;
+    /// The groups registering `invitation` joins (groups deleted since are gone).
+    async fn invitation_groups(&mut self, invitation: InvitationId)
+    -> Result<Vec<GroupId>, StoreError>;
 
     async fn client_in_tenant(
         &mut self,

@@ -21,6 +21,8 @@ pub struct Sponsor {
     user: Option<User>,
     actor: Actor,
     sees_all: bool,
+    /// A tenant admin sponsoring for their tenant: the invitations' events are filed there.
+    tenant: Option<tessera_domain::TenantId>,
 }
 
 impl Sponsor {
@@ -32,6 +34,18 @@ impl Sponsor {
             user: Some(user.clone()),
             actor: Actor::User(user.id),
             sees_all: user.platform_admin,
+            tenant: None,
+        })
+    }
+
+    /// A tenant admin, active, sponsoring for their tenant (officer or vendor alike: the
+    /// platform trusted them with the tenant). Sees only their own invitations.
+    pub(crate) fn tenant_admin(user: &User, tenant: tessera_domain::TenantId) -> Option<Self> {
+        (user.state == UserState::Active).then(|| Self {
+            user: Some(user.clone()),
+            actor: Actor::User(user.id),
+            sees_all: false,
+            tenant: Some(tenant),
         })
     }
 
@@ -67,6 +81,7 @@ impl Sponsor {
             user: None,
             actor: Actor::Cli,
             sees_all: true,
+            tenant: None,
         }
     }
 
@@ -86,6 +101,14 @@ pub struct InvitationRequest {
     pub offshore: bool,
     pub odc: bool,
     pub seed: bool,
+}
+
+/// The event, filed under the sponsor's tenant when there is one.
+fn filed(event: AuditEvent, tenant: Option<tessera_domain::TenantId>) -> AuditEvent {
+    match tenant {
+        Some(t) => event.tenant(t),
+        None => event,
+    }
 }
 
 fn link(app: &App, secret: &BearerSecret) -> String {
@@ -127,6 +150,18 @@ pub async fn invite(
     sponsor: &Sponsor,
     request: &InvitationRequest,
     source_ip: Option<String>,
+) -> Result<Invitation, CoreError> {
+    invite_into_groups(app, sponsor, request, source_ip, &[]).await
+}
+
+/// Invites someone who, on registering, joins `groups` (checked by the caller to belong to
+/// the sponsor's tenant): the invitation and its groups are one transaction.
+pub async fn invite_into_groups(
+    app: &App,
+    sponsor: &Sponsor,
+    request: &InvitationRequest,
+    source_ip: Option<String>,
+    groups: &[tessera_domain::GroupId],
 ) -> Result<Invitation, CoreError> {
     let Some(sponsor_user) = &sponsor.user else {
         return Err(DomainError::field("sponsor", "Name the sponsor of the invitation.").into());
@@ -178,16 +213,23 @@ pub async fn invite(
         version: 1,
     };
     tx.insert_invitation(&invitation).await?;
+    for group in groups {
+        tx.add_invitation_group(invitation.id, *group).await?;
+    }
     queue_invitation_email(app, tx.as_mut(), &invitation, sponsor_user, &secret).await?;
     app.audit(
         tx.as_mut(),
-        AuditEvent::new(now, &sponsor.actor, "invitation.sent", Outcome::Success)
-            .target(format!("invitation:{}", invitation.id))
+        filed(
+            AuditEvent::new(now, &sponsor.actor, "invitation.sent", Outcome::Success),
+            sponsor.tenant,
+        )
+        .target(format!("invitation:{}", invitation.id))
             .source_ip(source_ip)
             .detail(serde_json::json!({
                 "email": invitation.email.as_str(),
                 "sponsor": format!("user:{}", sponsor_user.id),
                 "offshore": terms.offshore, "odc": terms.odc, "seed": terms.seed,
+                "groups": groups.iter().map(|g| format!("group:{g}")).collect::<Vec<_>>(),
                 "expires_at": invitation.expires_at.unix_timestamp(),
             })),
     )
@@ -450,6 +492,11 @@ pub async fn register(
         return Err(DomainError::NoLongerValid("invitation").into());
     }
     let user = create_pending(app, tx.as_mut(), account, &password, deadline).await?;
+    // A tenant admin's invitation names groups of their tenant: the account joins them now.
+    let groups = tx.invitation_groups(inv.id).await?;
+    for group in &groups {
+        tx.add_group_member(*group, user.id, now).await?;
+    }
     app.audit(
         tx.as_mut(),
         AuditEvent::new(
@@ -465,6 +512,7 @@ pub async fn register(
             "username": user.username.as_str(),
             "sponsor": format!("user:{}", inv.sponsor),
             "activation_deadline": deadline.unix_timestamp(),
+            "groups": groups.iter().map(|g| format!("group:{g}")).collect::<Vec<_>>(),
         })),
     )
     .await?;

@@ -140,3 +140,36 @@ pub async fn remove_member(
     tx.commit().await?;
     Ok(())
 }
+
+/// A tenant admin, as a sponsor, invites someone who joins the named groups of this tenant
+/// (by id or name) on registering. Needs a person behind the capability.
+pub async fn invite(
+    app: &App,
+    cap: &TenantAdmin,
+    request: &crate::lifecycle::invitations::InvitationRequest,
+    groups: &[String],
+    source_ip: Option<String>,
+) -> Result<tessera_domain::invitation::Invitation, CoreError> {
+    use crate::lifecycle::invitations::{Sponsor, invite_into_groups};
+    let sponsor = cap
+        .user()
+        .and_then(|u| Sponsor::tenant_admin(u, cap.tenant_id()))
+        .ok_or_else(|| {
+            DomainError::field("sponsor", "Only a signed-in tenant admin can sponsor.")
+        })?;
+    let tenant_groups = list(app, cap).await?;
+    let mut chosen = Vec::new();
+    let mut errors = FieldErrors::new();
+    for g in groups.iter().map(|g| g.trim()).filter(|g| !g.is_empty()) {
+        match tenant_groups
+            .iter()
+            .find(|t| t.id.to_string() == g || t.name.eq_ignore_ascii_case(g))
+        {
+            Some(t) if !chosen.contains(&t.id) => chosen.push(t.id),
+            Some(_) => {}
+            None => errors.add("groups", format!("This tenant has no group {g:?}.")),
+        }
+    }
+    errors.into_result()?;
+    invite_into_groups(app, &sponsor, request, source_ip, &chosen).await
+}

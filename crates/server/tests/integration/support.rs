@@ -16,6 +16,7 @@ pub struct Browser {
     cookies: HashMap<String, String>,
 }
 
+#[derive(Debug)]
 pub struct Page {
     pub status: u16,
     pub location: Option<String>,
