@@ -29,6 +29,13 @@ impl PlatformAdmin {
         Self { actor: Actor::Cli }
     }
 
+    /// An API client holding a live access token with the platform scope.
+    pub(crate) fn api_client(client_id: &str) -> Self {
+        Self {
+            actor: Actor::Client(client_id.to_owned()),
+        }
+    }
+
     pub fn actor(&self) -> &Actor {
         &self.actor
     }
@@ -82,6 +89,7 @@ pub async fn create_tenant(
     app.audit(
         tx.as_mut(),
         AuditEvent::new(now, admin.actor(), "tenant.create", Outcome::Success)
+            .tenant(tenant.id)
             .target(format!("tenant:{}", tenant.id))
             .detail(serde_json::json!({ "slug": tenant.slug, "name": tenant.display_name })),
     )

@@ -4,13 +4,11 @@
 use super::TenantAdmin;
 use crate::signin::SignedIn;
 use crate::{App, CoreError};
+use std::collections::HashMap;
 use tessera_domain::audit::{Actor, AuditEvent, Outcome};
 use tessera_domain::oauth::OAuthClient;
 use tessera_domain::outbox::NewMessage;
-use tessera_domain::tenancy::{
-    AccessRefusal, AccessRequest, AccessRequestStatus, parse_reason,
-};
-use std::collections::HashMap;
+use tessera_domain::tenancy::{AccessRefusal, AccessRequest, AccessRequestStatus, parse_reason};
 use tessera_domain::user::User;
 use tessera_domain::{AccessRequestId, DomainError, UserId};
 
@@ -117,11 +115,9 @@ pub async fn request(
         .ok_or(DomainError::NotFound("app"))?;
     match check(app, &client, who).await? {
         None => {
-            return Err(DomainError::InvalidState(format!(
-                "You can use {} already.",
-                client.name
-            ))
-            .into());
+            return Err(
+                DomainError::InvalidState(format!("You can use {} already.", client.name)).into(),
+            );
         }
         Some(AccessRefusal::NotActive) => return Err(DomainError::Forbidden.into()),
         Some(_) => {}
@@ -139,16 +135,20 @@ pub async fn request(
         decided_by: None,
     };
     let mut tx = app.db.begin().await?;
-    tx.insert_access_request(&request).await.map_err(|e| match e {
-        tessera_store::StoreError::Duplicate { .. } => CoreError::Domain(DomainError::Conflict {
-            field: "app",
-            message: format!(
-                "You asked for access to {} already; its administrators will email you.",
-                client.name
-            ),
-        }),
-        other => other.into(),
-    })?;
+    tx.insert_access_request(&request)
+        .await
+        .map_err(|e| match e {
+            tessera_store::StoreError::Duplicate { .. } => {
+                CoreError::Domain(DomainError::Conflict {
+                    field: "app",
+                    message: format!(
+                        "You asked for access to {} already; its administrators will email you.",
+                        client.name
+                    ),
+                })
+            }
+            other => other.into(),
+        })?;
     // Straight to the tenant's review page (a tenant with no slug left would be a bug:
     // the portal's start page lists the tenants an admin looks after).
     let review = match tx.tenant_by_id(client.tenant_id).await? {
@@ -168,7 +168,11 @@ pub async fn request(
                     who.user.display_name(),
                     who.user.email,
                     client.name,
-                    if request.reason.is_empty() { "(none given)" } else { &request.reason },
+                    if request.reason.is_empty() {
+                        "(none given)"
+                    } else {
+                        &request.reason
+                    },
                 ),
             ),
         )
@@ -176,11 +180,16 @@ pub async fn request(
     }
     app.audit(
         tx.as_mut(),
-        AuditEvent::new(now, &Actor::User(who.user.id), "access.request", Outcome::Success)
-            .tenant(client.tenant_id)
-            .target(format!("app:{}", client.id))
-            .source_ip(source_ip)
-            .detail(serde_json::json!({ "request": request.id.to_string() })),
+        AuditEvent::new(
+            now,
+            &Actor::User(who.user.id),
+            "access.request",
+            Outcome::Success,
+        )
+        .tenant(client.tenant_id)
+        .target(format!("app:{}", client.id))
+        .source_ip(source_ip)
+        .detail(serde_json::json!({ "request": request.id.to_string() })),
     )
     .await?;
     tx.commit().await?;
@@ -235,14 +244,15 @@ pub async fn list_details(
             None => None,
             Some(actor) => match actor.strip_prefix("user:").and_then(|id| id.parse().ok()) {
                 Some(id) => {
-                    if !users.contains_key(&id) {
-                        let u = r.user_by_id(id).await?;
-                        users.insert(id, u);
-                    }
-                    Some(match users.get(&id).and_then(Option::as_ref) {
-                        Some(u) => u.display_name(),
-                        None => actor.to_owned(),
-                    })
+                    let decider = match users.get(&id) {
+                        Some(u) => u.clone(),
+                        None => {
+                            let u = r.user_by_id(id).await?;
+                            users.insert(id, u.clone());
+                            u
+                        }
+                    };
+                    Some(decider.map_or_else(|| actor.to_owned(), |u| u.display_name()))
                 }
                 None => Some(actor.to_owned()),
             },
@@ -340,8 +350,11 @@ pub async fn decide(
             ),
         )
     };
-    app.queue(tx.as_mut(), NewMessage::email(user.email.as_str(), subject, body))
-        .await?;
+    app.queue(
+        tx.as_mut(),
+        NewMessage::email(user.email.as_str(), subject, body),
+    )
+    .await?;
     app.audit(
         tx.as_mut(),
         cap.event(
@@ -354,7 +367,9 @@ pub async fn decide(
         )
         .target(format!("user:{}", user.id))
         .source_ip(source_ip)
-        .detail(serde_json::json!({ "request": id.to_string(), "app": format!("app:{}", client.id) })),
+        .detail(
+            serde_json::json!({ "request": id.to_string(), "app": format!("app:{}", client.id) }),
+        ),
     )
     .await?;
     tx.commit().await?;

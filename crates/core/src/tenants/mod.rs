@@ -158,7 +158,10 @@ pub async fn add_admin(
     if user.state != UserState::Active {
         return Err(DomainError::field(
             "user",
-            format!("{} is not active, so cannot administer a tenant.", user.username),
+            format!(
+                "{} is not active, so cannot administer a tenant.",
+                user.username
+            ),
         )
         .into());
     }
@@ -212,10 +215,14 @@ pub(crate) async fn find_member(app: &App, key: &str) -> Result<User, CoreError>
     };
     found
         .filter(|u| u.state != UserState::Terminated)
-        .ok_or_else(|| DomainError::field("user", format!("There is no user {:?}.", key.trim())).into())
+        .ok_or_else(|| {
+            DomainError::field("user", format!("There is no user {:?}.", key.trim())).into()
+        })
 }
 
 /// Who calls the admin API with an access token.
+// One value per request, never stored in bulk: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum ApiCaller {
     Platform(PlatformAdmin),
@@ -247,7 +254,9 @@ pub async fn api_caller(app: &App, bearer: &str) -> Result<Option<ApiCaller>, Co
     }
     let issuer = app.settings.issuer.trim_end_matches('/');
     let aud_ok = match claims.get("aud") {
-        Some(Value::String(a)) => a.trim_end_matches('/') == issuer || *a == format!("{issuer}/api/v1"),
+        Some(Value::String(a)) => {
+            a.trim_end_matches('/') == issuer || *a == format!("{issuer}/api/v1")
+        }
         _ => false,
     };
     if !aud_ok {
@@ -263,7 +272,9 @@ pub async fn api_caller(app: &App, bearer: &str) -> Result<Option<ApiCaller>, Co
     };
     let still = |s: &str| scope.contains(s) && client.allowed_scopes.iter().any(|a| a == s);
     if still(SCOPE_PLATFORM_ADMIN) {
-        return Ok(Some(ApiCaller::Platform(PlatformAdmin::api_client(client_id))));
+        return Ok(Some(ApiCaller::Platform(PlatformAdmin::api_client(
+            client_id,
+        ))));
     }
     if still(SCOPE_TENANT_ADMIN) {
         let Some(tenant) = r.tenant_by_id(client.tenant_id).await? else {
