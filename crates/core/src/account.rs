@@ -50,5 +50,8 @@ pub async fn revoke_app(
         .await?;
     }
     tx.commit().await?;
+    if revoked {
+        app.keys.tokens.revoked_here();
+    }
     Ok(revoked)
 }

@@ -18,13 +18,16 @@ pub const RETIRED_KEY_PUBLICATION: Duration = Duration::hours(25);
 /// How stale a node's view of the key set may get.
 const RELOAD_AFTER_SECS: i64 = 10;
 
-/// The provider's short-lived in-memory state: the signing keys, and the client
-/// registrations the endpoints authenticate against (see `clients::ClientCache`).
+/// The provider's short-lived in-memory state: the signing keys, the client registrations
+/// the endpoints authenticate against (see `clients::ClientCache`), and the access tokens
+/// already checked (see `token_cache`).
 #[derive(Default)]
 pub struct Keyring {
     state: RwLock<Option<Arc<KeySet>>>,
     loaded_at: AtomicI64,
     pub(crate) clients: super::clients::ClientCache,
+    /// Access tokens this node has checked (see `token_cache`).
+    pub tokens: super::token_cache::TokenCache,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -58,7 +61,7 @@ impl KeySet {
         })
     }
 
-    fn knows(&self, kid: &str) -> bool {
+    pub(crate) fn knows(&self, kid: &str) -> bool {
         self.verifiers.contains_key(kid)
     }
 }

@@ -113,5 +113,8 @@ pub async fn notify_apps(
         queued += 1;
     }
     tx.revoke_online_refresh_for_sid(sid, now).await?;
+    // Before the caller's commit (it owns the transaction): a check on this node that reads
+    // in between may reuse "not revoked" for at most `token_cache::NOT_REVOKED_FOR_MS`.
+    app.keys.tokens.revoked_here();
     Ok(queued)
 }

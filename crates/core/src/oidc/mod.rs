@@ -15,6 +15,7 @@ pub mod logout;
 pub mod par;
 pub mod revoke;
 pub mod token;
+pub mod token_cache;
 pub mod tokens;
 pub mod userinfo;
 

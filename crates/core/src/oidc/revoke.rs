@@ -36,5 +36,7 @@ pub async fn revoke(app: &App, auth: &ClientAuth, token: Option<&str>) -> Result
     )
     .await?;
     tx.commit().await?;
+    // After the commit: introspection on this node stops reusing "not revoked" answers.
+    app.keys.tokens.revoked_here();
     Ok(())
 }

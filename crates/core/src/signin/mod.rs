@@ -111,5 +111,6 @@ pub async fn sign_out(
     )
     .await?;
     tx.commit().await?;
+    app.keys.tokens.revoked_here();
     Ok(())
 }

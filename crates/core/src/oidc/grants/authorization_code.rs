@@ -46,6 +46,7 @@ pub async fn exchange(
             )
             .await?;
             tx.commit().await?;
+            app.keys.tokens.revoked_here();
             return Err(OAuthError::invalid_grant(
                 "the code was already used; the tokens it issued are revoked",
             )

@@ -42,6 +42,7 @@ pub async fn exchange(
             )
             .await?;
             tx.commit().await?;
+            app.keys.tokens.revoked_here();
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used; the grant is revoked",
             )
@@ -57,6 +58,7 @@ pub async fn exchange(
         // Spent all the same: a token presented by the wrong client is compromised.
         tx.revoke_refresh_family(old.family_id, now).await?;
         tx.commit().await?;
+        app.keys.tokens.revoked_here();
         return Err(
             OAuthError::invalid_grant("the refresh token was issued to another client").into(),
         );
