@@ -1,7 +1,8 @@
 // Starts the example relying service (examples/docs-portal) against a running Tessera
 // for an end-to-end test: registers it as an app with the `tessera admin` CLI on the
-// server's own database (cwd = the server's temporary directory, as smoke.sh does), then
-// spawns the `docs-portal` binary on a free port, served as http://localhost:<port>.
+// server's own database (cwd = the server's temporary directory, as smoke.sh does), or
+// takes the credentials of an app registered elsewhere, then spawns the `docs-portal`
+// binary on a free (or given) port, served as http://localhost:<port>.
 import { execFile, spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
@@ -46,18 +47,35 @@ export async function tesseraCli(tessera, args) {
   }
 }
 
+/** The Docs portal's redirect URI when it is served on `port`. */
+export const docsPortalCallback = (port) => `http://localhost:${port}/callback`;
+
 /**
  * Registers the Docs portal in Tessera (a tenant, then a confidential app with
  * redirect URI <url>/callback and post-logout redirect URI <url>/) and starts it.
  *
+ * With `clientId` and `clientSecret` (an app registered elsewhere, e.g. by a tenant admin
+ * in the browser, with redirect URI docsPortalCallback(port)), nothing is registered: the
+ * portal starts with those credentials. `port` picks the port (default: a free one); a
+ * restart with a new secret passes the same port, so the registered redirect URI holds.
+ *
  * @param {{ baseUrl: string, dir: string }} tessera  what startTessera() returned
- * @param {{ tenant?: string, tenantName?: string, appName?: string, timeoutMs?: number }} [options]
+ * @param {{ tenant?: string, tenantName?: string, appName?: string, timeoutMs?: number,
+ *   clientId?: string, clientSecret?: string, port?: number }} [options]
  * @returns {Promise<{ baseUrl: string, port: number, clientId: string, output(): string,
  *   stop(): Promise<void> }>}
  */
 export async function startDocsPortal(
   tessera,
-  { tenant = 'agency', tenantName = 'Agency', appName = 'Docs portal', timeoutMs = START_TIMEOUT_MS } = {},
+  {
+    tenant = 'agency',
+    tenantName = 'Agency',
+    appName = 'Docs portal',
+    timeoutMs = START_TIMEOUT_MS,
+    clientId,
+    clientSecret,
+    port: chosenPort,
+  } = {},
 ) {
   const bin = process.env.DOCS_PORTAL_BIN || path.join(REPO_ROOT, 'target', 'debug', 'docs-portal');
   await executable(
@@ -66,9 +84,18 @@ export async function startDocsPortal(
     'Build it (cargo build --bin docs-portal) or set DOCS_PORTAL_BIN.',
   );
 
-  const port = await freePort();
+  const port = chosenPort ?? (await freePort());
   const baseUrl = `http://localhost:${port}`;
 
+  const app = clientId && clientSecret
+    ? { client_id: clientId, client_secret: clientSecret }
+    : await registerDocsPortal(tessera, { tenant, tenantName, appName, baseUrl });
+
+  return spawnDocsPortal(tessera, bin, { port, baseUrl, app, timeoutMs });
+}
+
+/** Registers the portal with the CLI: a tenant, then the app. */
+async function registerDocsPortal(tessera, { tenant, tenantName, appName, baseUrl }) {
   await tesseraCli(tessera, ['admin', 'tenant', 'create', '--slug', tenant, '--name', tenantName]);
   const json = await tesseraCli(tessera, [
     'admin', '--json', 'app', 'create',
@@ -86,7 +113,11 @@ export async function startDocsPortal(
   if (!app.client_id || !app.client_secret) {
     throw new Error(`tessera admin --json app create: expected client_id and client_secret in ${json}`);
   }
+  return app;
+}
 
+/** Spawns the portal with the app's credentials and waits until it answers. */
+async function spawnDocsPortal(tessera, bin, { port, baseUrl, app, timeoutMs }) {
   const lines = [];
   const record = (stream, line) => {
     lines.push(`[${stream}] ${line}`);
