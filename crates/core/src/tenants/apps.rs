@@ -267,7 +267,10 @@ pub async fn set_access(
         match tessera_domain::user::UserType::parse(t.trim()) {
             Some(t) if !user_types.contains(&t) => user_types.push(t),
             Some(_) => {}
-            None => errors.add("user_types", format!("{t:?} is not a user type: use officer or vendor.")),
+            None => errors.add(
+                "user_types",
+                format!("{t:?} is not a user type: use officer or vendor."),
+            ),
         }
     }
     errors.into_result()?;
@@ -313,7 +316,11 @@ pub async fn listed_users(
     let mut out = Vec::new();
     for id in &client.access.users {
         if let Some(u) = r.user_by_id(*id).await? {
-            out.push((u.id, u.username.as_str().to_owned(), u.state == UserState::Active));
+            out.push((
+                u.id,
+                u.username.as_str().to_owned(),
+                u.state == UserState::Active,
+            ));
         }
     }
     Ok(out)
