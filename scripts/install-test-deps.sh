@@ -5,6 +5,8 @@
 #   - Debian: chromium + chromium-driver (headless browser for e2e/)
 #   - PostgreSQL server binaries (initdb/postgres) for the Postgres store tests
 #   - e2e/node_modules via `npm ci` (never downloads a browser build)
+#   - Python 3 with venv, and the pinned admin API conformance packages
+#     (api-tests/requirements.txt) in their virtualenv
 #
 # cargo-nextest is deliberately NOT installed or required: the suite runs with
 # plain `cargo test`.
@@ -58,6 +60,11 @@ done
 # Node.js + npm drive the e2e tests (node's built-in test runner).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
+fi
+
+# Python 3 with venv runs the admin API conformance tests (api-tests/).
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  missing+=(python3 python3-venv)
 fi
 
 # PostgreSQL server binaries: initdb on PATH or under /usr/lib/postgresql/*/bin.
@@ -130,5 +137,9 @@ if [ -f "$E2E_DIR/package.json" ]; then
     log "e2e/node_modules up to date"
   fi
 fi
+
+# --- api-tests virtualenv ----------------------------------------------------
+bash "$REPO_ROOT/api-tests/install.sh"
+log "api-tests virtualenv up to date"
 
 log "done"

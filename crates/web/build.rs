@@ -13,12 +13,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|n| n.ends_with(".html"))
         .collect();
     names.sort();
-    let mut out = String::from("/// The built-in templates, by name.\nconst BUILT_IN: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// The built-in templates, by name.\nconst BUILT_IN: &[(&str, &str)] = &[\n",
+    );
     for name in &names {
         let path = dir.join(name);
-        writeln!(out, "    ({name:?}, include_str!({:?})),", path.display().to_string())?;
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        )?;
     }
     out.push_str("];\n");
-    std::fs::write(PathBuf::from(std::env::var("OUT_DIR")?).join("templates.rs"), out)?;
+    std::fs::write(
+        PathBuf::from(std::env::var("OUT_DIR")?).join("templates.rs"),
+        out,
+    )?;
     Ok(())
 }

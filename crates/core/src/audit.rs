@@ -84,10 +84,9 @@ pub fn to_csv(records: &[AuditRecord]) -> String {
     let mut out = String::from("seq,at,actor,action,target,outcome,source_ip,tenant,detail\r\n");
     for r in records {
         let e = &r.event;
-        let at = e
-            .at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let at =
+            e.at.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
         let tenant = e.tenant.map(|t| t.to_string()).unwrap_or_default();
         let fields = [
             r.seq.to_string(),
@@ -134,7 +133,10 @@ mod tests {
         };
         let csv = to_csv(&[record]);
         let row = csv.lines().nth(1).unwrap();
-        assert!(row.starts_with("7,1970-01-01T00:00:00Z,cli,app.create,"), "{row}");
+        assert!(
+            row.starts_with("7,1970-01-01T00:00:00Z,cli,app.create,"),
+            "{row}"
+        );
         assert!(row.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{row}");
         assert!(row.ends_with("\"{\"\"a\"\":\"\"b,c\"\"}\""), "{row}");
     }

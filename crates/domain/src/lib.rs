@@ -27,7 +27,7 @@ pub mod user;
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use error::{DomainError, FieldErrors};
 pub use ids::{
-    AccessRequestId, AppId, CodeChallengeId, CredentialId, InvitationId, OutboxMessageId, PushChallengeId,
-    GroupId, PushDeviceId, SelfRegistrationId, TenantId, UserId,
+    AccessRequestId, AppId, CodeChallengeId, CredentialId, GroupId, InvitationId, OutboxMessageId,
+    PushChallengeId, PushDeviceId, SelfRegistrationId, TenantId, UserId,
 };
 pub use random::{OsRandom, Random, SeededRandom};

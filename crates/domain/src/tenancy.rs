@@ -183,8 +183,12 @@ pub struct AccessRequest {
 
 pub fn parse_reason(input: &str) -> Result<String, String> {
     let text = input.trim();
-    if text.chars().count() > 500 {
-        Err("Say why in at most 500 characters.".into())
+    if text.chars().count() > 500
+        || text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r')
+    {
+        Err("Say why in at most 500 characters of text.".into())
     } else {
         Ok(text.to_owned())
     }

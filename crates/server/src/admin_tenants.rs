@@ -34,8 +34,9 @@ fn user_rows(users: &[User]) -> serde_json::Value {
 }
 
 fn request_id(s: &str) -> Result<AccessRequestId, String> {
-    s.parse()
-        .map_err(|_| format!("{s:?} is not an access request id (see `tessera admin tenant requests`)"))
+    s.parse().map_err(|_| {
+        format!("{s:?} is not an access request id (see `tessera admin tenant requests`)")
+    })
 }
 
 async fn tenant(app: &App, cap: &PlatformAdmin, slug: &str) -> Result<TenantAdmin, String> {
@@ -110,9 +111,7 @@ async fn tenant_command(
             let status = AccessRequestStatus::parse(&status)
                 .ok_or("--status: use pending, approved or rejected")?;
             let t = tenant(app, cap, &slug).await?;
-            let requests = access::list(app, &t, Some(status))
-                .await
-                .map_err(explain)?;
+            let requests = access::list(app, &t, Some(status)).await.map_err(explain)?;
             if as_json {
                 return print_json(&json!(requests));
             }
@@ -179,7 +178,10 @@ async fn app_command(
             }
             Ok(())
         }
-        AppCommand::Show { tenant: slug, app: key } => {
+        AppCommand::Show {
+            tenant: slug,
+            app: key,
+        } => {
             let t = tenant(app, cap, &slug).await?;
             let client = apps::get(app, &t, &key).await.map_err(explain)?;
             let secrets = apps::secrets(app, &t, &key).await.map_err(explain)?;
@@ -199,18 +201,29 @@ async fn app_command(
                     .expires_at
                     .map(|t| t.to_string())
                     .unwrap_or_else(|| "no expiry".into());
-                println!("secret {:<6} created {}  expires {until}", s.id, s.created_at);
+                println!(
+                    "secret {:<6} created {}  expires {until}",
+                    s.id, s.created_at
+                );
             }
             Ok(())
         }
-        AppCommand::Delete { tenant: slug, app: key } => {
+        AppCommand::Delete {
+            tenant: slug,
+            app: key,
+        } => {
             let t = tenant(app, cap, &slug).await?;
             apps::delete(app, &t, &key).await.map_err(explain)?;
-            done(as_json, json!({ "deleted": key }), &format!("deleted app {key}"))
+            done(
+                as_json,
+                json!({ "deleted": key }),
+                &format!("deleted app {key}"),
+            )
         }
-        AppCommand::AddSecret { tenant: slug, app: key } => {
-            new_secret(app, cap, as_json, &slug, &key, None).await
-        }
+        AppCommand::AddSecret {
+            tenant: slug,
+            app: key,
+        } => new_secret(app, cap, as_json, &slug, &key, None).await,
         AppCommand::RotateSecret {
             tenant: slug,
             app: key,
@@ -327,7 +340,10 @@ async fn group_command(
             }
             Ok(())
         }
-        GroupCommand::Delete { tenant: slug, group } => {
+        GroupCommand::Delete {
+            tenant: slug,
+            group,
+        } => {
             let t = tenant(app, cap, &slug).await?;
             groups::delete(app, &t, &group).await.map_err(explain)?;
             done(
@@ -336,7 +352,10 @@ async fn group_command(
                 &format!("deleted group {group}"),
             )
         }
-        GroupCommand::Members { tenant: slug, group } => {
+        GroupCommand::Members {
+            tenant: slug,
+            group,
+        } => {
             let t = tenant(app, cap, &slug).await?;
             let members = groups::members(app, &t, &group).await.map_err(explain)?;
             if as_json {

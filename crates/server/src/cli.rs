@@ -368,10 +368,18 @@ pub enum TenantCommand {
     /// List tenants.
     List,
     /// Name an existing user an admin of the tenant.
-    AddAdmin { tenant: String, user: String },
-    RemoveAdmin { tenant: String, user: String },
+    AddAdmin {
+        tenant: String,
+        user: String,
+    },
+    RemoveAdmin {
+        tenant: String,
+        user: String,
+    },
     /// The tenant's admins.
-    Admins { tenant: String },
+    Admins {
+        tenant: String,
+    },
     /// Access requests to the tenant's apps (pending unless --status).
     Requests {
         tenant: String,
@@ -380,8 +388,14 @@ pub enum TenantCommand {
         status: String,
     },
     /// Approve an access request: the user is listed on the app.
-    Approve { tenant: String, request: String },
-    Reject { tenant: String, request: String },
+    Approve {
+        tenant: String,
+        request: String,
+    },
+    Reject {
+        tenant: String,
+        request: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

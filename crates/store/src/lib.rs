@@ -2,6 +2,7 @@
 //! trait's writes, the audit event and the outbox message commit together or not at all.
 
 use async_trait::async_trait;
+pub use tenancy::{AuditQuery, IdempotencyRecord, TenancyStore};
 use tessera_domain::audit::{AuditEvent, AuditRecord};
 use tessera_domain::code_challenge::{CodeChallenge, CodePurpose};
 use tessera_domain::invitation::{Invitation, InvitationStatus};
@@ -28,12 +29,10 @@ use tessera_domain::{
     UserId,
 };
 use time::OffsetDateTime;
-pub use tenancy::{AuditQuery, IdempotencyRecord, TenancyStore};
 use uuid::Uuid;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
-pub mod tenancy;
 #[cfg(feature = "conformance")]
 pub mod conformance_flows;
 #[cfg(feature = "conformance")]
@@ -48,6 +47,7 @@ pub mod conformance_push;
 pub mod conformance_signin;
 #[cfg(feature = "conformance")]
 pub mod conformance_tenancy;
+pub mod tenancy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

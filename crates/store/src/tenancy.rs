@@ -80,8 +80,7 @@ pub trait TenancyStore: Send {
         id: GroupId,
     ) -> Result<Option<TenantGroup>, StoreError>;
     /// By name (case-insensitive order).
-    async fn groups_of_tenant(&mut self, tenant: TenantId)
-    -> Result<Vec<TenantGroup>, StoreError>;
+    async fn groups_of_tenant(&mut self, tenant: TenantId) -> Result<Vec<TenantGroup>, StoreError>;
     /// Removes the group and its memberships; false when the tenant has no such group.
     async fn delete_group(&mut self, tenant: TenantId, id: GroupId) -> Result<bool, StoreError>;
     /// False when the user was a member already.
@@ -91,8 +90,11 @@ pub trait TenancyStore: Send {
         user: UserId,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    async fn remove_group_member(&mut self, group: GroupId, user: UserId)
-    -> Result<bool, StoreError>;
+    async fn remove_group_member(
+        &mut self,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<bool, StoreError>;
     /// Members, by username.
     async fn group_members(&mut self, group: GroupId) -> Result<Vec<User>, StoreError>;
     /// The user's groups in one tenant.
@@ -109,8 +111,10 @@ pub trait TenancyStore: Send {
         group: GroupId,
     ) -> Result<(), StoreError>;
     /// The groups registering `invitation` joins (groups deleted since are gone).
-    async fn invitation_groups(&mut self, invitation: InvitationId)
-    -> Result<Vec<GroupId>, StoreError>;
+    async fn invitation_groups(
+        &mut self,
+        invitation: InvitationId,
+    ) -> Result<Vec<GroupId>, StoreError>;
 
     async fn client_in_tenant(
         &mut self,
@@ -176,8 +180,10 @@ pub trait TenancyStore: Send {
 
     /// Claims a key for a request that has not run yet. Fails with
     /// `Duplicate { field: "idempotency_key" }` when the principal used the key before.
-    async fn reserve_idempotency_key(&mut self, record: &IdempotencyRecord)
-    -> Result<(), StoreError>;
+    async fn reserve_idempotency_key(
+        &mut self,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError>;
     async fn idempotency_record(
         &mut self,
         principal: &str,
@@ -192,8 +198,11 @@ pub trait TenancyStore: Send {
         body: &str,
     ) -> Result<(), StoreError>;
     /// Frees a key whose request failed, so that a retry runs it again.
-    async fn release_idempotency_key(&mut self, principal: &str, key: &str)
-    -> Result<(), StoreError>;
+    async fn release_idempotency_key(
+        &mut self,
+        principal: &str,
+        key: &str,
+    ) -> Result<(), StoreError>;
 
     /// Audit records matching the query, newest first.
     async fn audit_query(&mut self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;

@@ -1,6 +1,7 @@
 //! Tessera's HTTP layer: parses and authorises requests, calls a `tessera-core` flow, and
 //! renders the answer. Errors become responses in exactly one place, `error.rs`.
 
+mod api;
 mod error;
 mod extract;
 mod middleware;
@@ -43,13 +44,19 @@ pub fn router(state: WebState) -> Router {
         .merge(routes::consent::router())
         .merge(routes::logout::router())
         .merge(routes::my_account::router())
+        .merge(routes::tenant_portal::router())
+        .merge(routes::tenant_invite::router())
+        .merge(routes::admin_tenants::router())
+        .merge(routes::admin_audit::router())
+        .merge(routes::access_requests::router())
         .layer(CsrfLayer::new());
 
     let machine = Router::new()
         .merge(routes::health::router())
         .merge(routes::assets::router())
         .merge(routes::oidc::router())
-        .merge(routes::push_api::router());
+        .merge(routes::push_api::router())
+        .merge(api::router());
 
     let security_headers = tower::ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(

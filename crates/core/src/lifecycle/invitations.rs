@@ -74,6 +74,18 @@ impl Sponsor {
         Ok(sponsor)
     }
 
+    /// A platform API client inviting for a named sponsor: like the command line, but the
+    /// audit log names the client.
+    pub async fn named_for(
+        app: &App,
+        admin: &crate::admin::PlatformAdmin,
+        username: &str,
+    ) -> Result<Self, CoreError> {
+        let mut sponsor = Self::named_at_cli(app, username).await?;
+        sponsor.actor = admin.actor().clone();
+        Ok(sponsor)
+    }
+
     /// The operator at `tessera admin invitation …`: manages every invitation but, being
     /// nobody, cannot invite without `--sponsor`.
     pub fn operator_at_cli() -> Self {
@@ -224,14 +236,14 @@ pub async fn invite_into_groups(
             sponsor.tenant,
         )
         .target(format!("invitation:{}", invitation.id))
-            .source_ip(source_ip)
-            .detail(serde_json::json!({
-                "email": invitation.email.as_str(),
-                "sponsor": format!("user:{}", sponsor_user.id),
-                "offshore": terms.offshore, "odc": terms.odc, "seed": terms.seed,
-                "groups": groups.iter().map(|g| format!("group:{g}")).collect::<Vec<_>>(),
-                "expires_at": invitation.expires_at.unix_timestamp(),
-            })),
+        .source_ip(source_ip)
+        .detail(serde_json::json!({
+            "email": invitation.email.as_str(),
+            "sponsor": format!("user:{}", sponsor_user.id),
+            "offshore": terms.offshore, "odc": terms.odc, "seed": terms.seed,
+            "groups": groups.iter().map(|g| format!("group:{g}")).collect::<Vec<_>>(),
+            "expires_at": invitation.expires_at.unix_timestamp(),
+        })),
     )
     .await?;
     tx.commit().await?;

@@ -406,6 +406,17 @@ pub fn session_id(who: &SignedIn) -> String {
 
 /// Issues a one-time code for the signed-in user and returns the success response.
 pub async fn issue_code(app: &App, v: &Validated, who: &SignedIn) -> Result<Reply, CoreError> {
+    // Every path to a code passes here (authorize, consent, the chooser): the app's access
+    // rules and its MFA requirement are enforced once more, whatever page came before.
+    if crate::tenants::access::check(app, &v.client, who)
+        .await?
+        .is_some()
+    {
+        return Ok(not_allowed(app, v));
+    }
+    if v.client.require_phishing_resistant && !crate::passkeys::is_phishing_resistant(who) {
+        return Ok(login_required(app, v));
+    }
     let now = app.clock.now();
     let secret = BearerSecret::generate(app.random.as_ref());
     let code = AuthorizationCode {

@@ -206,14 +206,18 @@ pub fn check(new: &NewApp, errors: &mut FieldErrors) -> CheckedApp {
             tessera_domain::tenancy::parse_description(&new.description),
         )
         .unwrap_or_default();
-    let access_token_ttl_secs = new.access_token_ttl_secs.unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
+    let access_token_ttl_secs = new
+        .access_token_ttl_secs
+        .unwrap_or(DEFAULT_ACCESS_TOKEN_TTL);
     if !(60..=86_400).contains(&access_token_ttl_secs) {
         errors.add(
             "access_token_ttl",
             "An access token lives between 60 seconds and 24 hours (86400).",
         );
     }
-    let refresh_idle_ttl_secs = new.refresh_idle_ttl_secs.unwrap_or(DEFAULT_REFRESH_IDLE_TTL);
+    let refresh_idle_ttl_secs = new
+        .refresh_idle_ttl_secs
+        .unwrap_or(DEFAULT_REFRESH_IDLE_TTL);
     if !(300..=90 * 86_400).contains(&refresh_idle_ttl_secs) {
         errors.add(
             "refresh_idle_ttl",

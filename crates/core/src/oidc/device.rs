@@ -6,6 +6,7 @@ use super::clients::{ClientAuth, authenticate};
 use super::{ErrorCode, OAuthError, OidcError, USER_SCOPES};
 use crate::signin::SignedIn;
 use crate::{App, CoreError};
+use tessera_domain::DomainError;
 use tessera_domain::audit::{Actor, AuditEvent, Outcome};
 use tessera_domain::oauth::grant::{
     Authentication, DEVICE_CODE_LIFETIME, DEVICE_POLL_INTERVAL_SECS,
@@ -141,6 +142,21 @@ pub async fn decide(
     };
     let mut tx = app.db.begin().await?;
     let grant = tx.pending_device_grant(&code, now).await?;
+    // The device gets tokens for this user only if the app's access rules admit them.
+    if approve && let Some(g) = &grant {
+        let client = tx
+            .client_by_id(g.client)
+            .await?
+            .ok_or(DomainError::NotFound("app"))?;
+        if let Err(why) = crate::tenants::access::admitted(tx.as_mut(), &client, &who.user).await? {
+            return Err(DomainError::InvalidState(format!(
+                "{} is not open to you. {} Ask its owners for access.",
+                client.name,
+                why.explain()
+            ))
+            .into());
+        }
+    }
     let decided = tx
         .decide_device_grant(&code, approve.then_some(&auth), now)
         .await?;

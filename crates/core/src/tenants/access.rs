@@ -30,6 +30,22 @@ pub async fn check(
     Ok(client.access.admit(&who.user, &groups).err())
 }
 
+/// Whether the app still admits `user`, read inside a transaction (the refresh grant asks
+/// again at every exchange, so taking access away ends the app's refresh tokens' use).
+pub async fn admitted(
+    tx: &mut dyn tessera_store::Tx,
+    client: &OAuthClient,
+    user: &tessera_domain::user::User,
+) -> Result<Result<(), AccessRefusal>, CoreError> {
+    let groups = if client.access.needs_groups() {
+        tx.groups_of_user_in_tenant(client.tenant_id, user.id)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(client.access.admit(user, &groups))
+}
+
 /// What the refusal page shows: the app, its tenant, whom to contact, and whether this
 /// person has asked already.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -60,6 +76,7 @@ pub async fn refused(
         .tenant_admins(tenant.id)
         .await?
         .into_iter()
+        .filter(|u| u.state == tessera_domain::user::UserState::Active)
         .map(|u| format!("{} <{}>", u.display_name(), u.email))
         .collect();
     let requested = r
@@ -155,7 +172,12 @@ pub async fn request(
         Some(t) => app.settings.link(&format!("/tenant/{}/requests", t.slug)),
         None => app.settings.link("/tenant"),
     };
-    for admin in tx.tenant_admins(client.tenant_id).await? {
+    let admins = tx.tenant_admins(client.tenant_id).await?;
+    // Only active admins hear of it: a suspended one must not receive people's reasons.
+    for admin in admins
+        .iter()
+        .filter(|u| u.state == tessera_domain::user::UserState::Active)
+    {
         app.queue(
             tx.as_mut(),
             NewMessage::email(

@@ -36,8 +36,28 @@ pub async fn get(app: &App, cap: &TenantAdmin, key: &str) -> Result<OAuthClient,
     found.ok_or_else(|| DomainError::NotFound("app").into())
 }
 
-fn refuse_platform_scope(cap: &TenantAdmin, new: &NewApp, errors: &mut FieldErrors) {
-    if !cap.is_platform_admin() && new.scopes.iter().any(|s| s == SCOPE_PLATFORM_ADMIN) {
+/// Checked on the parsed scopes (`"openid tessera:admin"` in one entry is two scopes).
+/// The most users and groups one app's rules may name.
+pub const MAX_LISTED: usize = 1000;
+
+/// The app, for a change: an app holding the platform API scope is a platform credential,
+/// so only a platform administrator may change it, add or revoke its secrets, or delete
+/// it, even though it lives in a tenant.
+async fn get_to_change(app: &App, cap: &TenantAdmin, key: &str) -> Result<OAuthClient, CoreError> {
+    let client = get(app, cap, key).await?;
+    if !cap.is_platform_admin()
+        && client
+            .allowed_scopes
+            .iter()
+            .any(|s| s == SCOPE_PLATFORM_ADMIN)
+    {
+        return Err(DomainError::Forbidden.into());
+    }
+    Ok(client)
+}
+
+fn refuse_platform_scope(cap: &TenantAdmin, scopes: &[String], errors: &mut FieldErrors) {
+    if !cap.is_platform_admin() && scopes.iter().any(|s| s == SCOPE_PLATFORM_ADMIN) {
         errors.add(
             "scope",
             format!("Only platform administrators can grant {SCOPE_PLATFORM_ADMIN}."),
@@ -48,7 +68,7 @@ fn refuse_platform_scope(cap: &TenantAdmin, new: &NewApp, errors: &mut FieldErro
 pub async fn create(app: &App, cap: &TenantAdmin, new: NewApp) -> Result<CreatedApp, CoreError> {
     let mut errors = FieldErrors::new();
     let checked = clients::check(&new, &mut errors);
-    refuse_platform_scope(cap, &new, &mut errors);
+    refuse_platform_scope(cap, &checked.scopes, &mut errors);
     errors.into_result()?;
     clients::register(app, cap.tenant(), cap.actor(), new, checked).await
 }
@@ -61,10 +81,10 @@ pub async fn update(
     key: &str,
     edit: NewApp,
 ) -> Result<OAuthClient, CoreError> {
-    let current = get(app, cap, key).await?;
+    let current = get_to_change(app, cap, key).await?;
     let mut errors = FieldErrors::new();
     let checked = clients::check(&edit, &mut errors);
-    refuse_platform_scope(cap, &edit, &mut errors);
+    refuse_platform_scope(cap, &checked.scopes, &mut errors);
     if checked.kind != current.kind {
         errors.add(
             "public",
@@ -108,7 +128,7 @@ pub async fn update(
 }
 
 pub async fn delete(app: &App, cap: &TenantAdmin, key: &str) -> Result<(), CoreError> {
-    let current = get(app, cap, key).await?;
+    let current = get_to_change(app, cap, key).await?;
     let mut tx = app.db.begin().await?;
     if !tx.delete_client(cap.tenant_id(), current.id).await? {
         return Err(DomainError::NotFound("app").into());
@@ -138,7 +158,7 @@ pub async fn new_secret(
     key: &str,
     overlap: Option<Duration>,
 ) -> Result<(AppSecret, String), CoreError> {
-    let client = get(app, cap, key).await?;
+    let client = get_to_change(app, cap, key).await?;
     if client.kind != ClientKind::Confidential || client.uses_private_key_jwt() {
         return Err(DomainError::InvalidState(
             "This app does not use client secrets (it is public, or authenticates with its keys)."
@@ -205,7 +225,7 @@ pub async fn revoke_secret(
     key: &str,
     secret: i64,
 ) -> Result<(), CoreError> {
-    let client = get(app, cap, key).await?;
+    let client = get_to_change(app, cap, key).await?;
     let mut tx = app.db.begin().await?;
     if !tx.delete_client_secret(client.id, secret).await? {
         return Err(DomainError::NotFound("secret").into());
@@ -239,8 +259,15 @@ pub async fn set_access(
     key: &str,
     edit: AccessEdit,
 ) -> Result<OAuthClient, CoreError> {
-    let client = get(app, cap, key).await?;
+    let client = get_to_change(app, cap, key).await?;
     let mut errors = FieldErrors::new();
+    if edit.users.len() + edit.groups.len() > MAX_LISTED {
+        errors.add(
+            "users",
+            format!("List at most {MAX_LISTED} users and groups; use groups for more people."),
+        );
+        return Err(DomainError::Invalid(errors).into());
+    }
     let mut users = Vec::new();
     for u in edit.users.iter().filter(|u| !u.trim().is_empty()) {
         match super::find_member(app, u).await {

@@ -47,14 +47,27 @@ fn tenant_app_and_group_commands_for_scripts() {
     ]);
     assert_eq!(run(cmd, Some(PASSWORD)).code, Some(0));
 
-    json(d, &db, &["tenant", "create", "--slug", "docs", "--name", "Docs"]);
-    json(d, &db, &["tenant", "create", "--slug", "other", "--name", "Other"]);
+    json(
+        d,
+        &db,
+        &["tenant", "create", "--slug", "docs", "--name", "Docs"],
+    );
+    json(
+        d,
+        &db,
+        &["tenant", "create", "--slug", "other", "--name", "Other"],
+    );
     let added = json(d, &db, &["tenant", "add-admin", "docs", "root"]);
     assert_eq!(added["admin"], "root");
     let admins = json(d, &db, &["tenant", "admins", "docs"]);
     assert_eq!(admins.as_array().unwrap().len(), 1);
     assert_eq!(admins[0]["username"], "root");
-    fails(d, &db, &["tenant", "add-admin", "docs", "nobody"], "no such user");
+    fails(
+        d,
+        &db,
+        &["tenant", "add-admin", "docs", "nobody"],
+        "no such user",
+    );
     fails(d, &db, &["tenant", "admins", "nope"], "tenant not found");
 
     // Apps: create in a tenant, list per tenant, show, secrets, access, delete.
@@ -82,7 +95,12 @@ fn tenant_app_and_group_commands_for_scripts() {
     let other = json(d, &db, &["app", "list", "--tenant", "other"]);
     assert!(other.as_array().unwrap().is_empty());
     // Another tenant's handle does not reach the app.
-    fails(d, &db, &["app", "show", "--tenant", "other", &client_id], "app not found");
+    fails(
+        d,
+        &db,
+        &["app", "show", "--tenant", "other", &client_id],
+        "app not found",
+    );
 
     let rotated = json(
         d,
@@ -101,9 +119,19 @@ fn tenant_app_and_group_commands_for_scripts() {
     let shown = json(d, &db, &["app", "show", "--tenant", "docs", &client_id]);
     let secrets = shown["secrets"].as_array().unwrap();
     assert_eq!(secrets.len(), 2, "{shown}");
-    assert!(secrets[0]["expires_at"].is_string(), "old secret expires: {shown}");
-    assert!(secrets[1]["expires_at"].is_null(), "new secret does not: {shown}");
-    assert!(!shown.to_string().contains(rotated["client_secret"].as_str().unwrap()));
+    assert!(
+        secrets[0]["expires_at"].is_string(),
+        "old secret expires: {shown}"
+    );
+    assert!(
+        secrets[1]["expires_at"].is_null(),
+        "new secret does not: {shown}"
+    );
+    assert!(
+        !shown
+            .to_string()
+            .contains(rotated["client_secret"].as_str().unwrap())
+    );
     fails(
         d,
         &db,
@@ -119,11 +147,29 @@ fn tenant_app_and_group_commands_for_scripts() {
         "--overlap",
     );
     let old_id = secrets[0]["id"].as_i64().unwrap().to_string();
-    json(d, &db, &["app", "revoke-secret", "--tenant", "docs", &client_id, &old_id]);
+    json(
+        d,
+        &db,
+        &[
+            "app",
+            "revoke-secret",
+            "--tenant",
+            "docs",
+            &client_id,
+            &old_id,
+        ],
+    );
     fails(
         d,
         &db,
-        &["app", "revoke-secret", "--tenant", "docs", &client_id, &old_id],
+        &[
+            "app",
+            "revoke-secret",
+            "--tenant",
+            "docs",
+            &client_id,
+            &old_id,
+        ],
         "secret not found",
     );
 
@@ -140,10 +186,19 @@ fn tenant_app_and_group_commands_for_scripts() {
         &["group", "create", "--tenant", "docs", "--name", "writers"],
         "already",
     );
-    json(d, &db, &["group", "add-member", "--tenant", "docs", "Writers", "root"]);
+    json(
+        d,
+        &db,
+        &["group", "add-member", "--tenant", "docs", "Writers", "root"],
+    );
     let members = json(d, &db, &["group", "members", "--tenant", "docs", "Writers"]);
     assert_eq!(members[0]["username"], "root");
-    fails(d, &db, &["group", "members", "--tenant", "other", "Writers"], "group not found");
+    fails(
+        d,
+        &db,
+        &["group", "members", "--tenant", "other", "Writers"],
+        "group not found",
+    );
 
     let access = json(
         d,
@@ -169,25 +224,58 @@ fn tenant_app_and_group_commands_for_scripts() {
     fails(
         d,
         &db,
-        &["app", "access", "--tenant", "docs", &client_id, "--group", "nope"],
+        &[
+            "app", "access", "--tenant", "docs", &client_id, "--group", "nope",
+        ],
         "--groups",
     );
     fails(
         d,
         &db,
-        &["app", "access", "--tenant", "docs", &client_id, "--user-type", "alien"],
+        &[
+            "app",
+            "access",
+            "--tenant",
+            "docs",
+            &client_id,
+            "--user-type",
+            "alien",
+        ],
         "--user-types",
     );
 
     let requests = json(d, &db, &["tenant", "requests", "docs"]);
     assert!(requests.as_array().unwrap().is_empty());
-    fails(d, &db, &["tenant", "approve", "docs", "x"], "not an access request id");
-
-    json(d, &db, &["group", "remove-member", "--tenant", "docs", "Writers", "root"]);
     fails(
         d,
         &db,
-        &["group", "remove-member", "--tenant", "docs", "Writers", "root"],
+        &["tenant", "approve", "docs", "x"],
+        "not an access request id",
+    );
+
+    json(
+        d,
+        &db,
+        &[
+            "group",
+            "remove-member",
+            "--tenant",
+            "docs",
+            "Writers",
+            "root",
+        ],
+    );
+    fails(
+        d,
+        &db,
+        &[
+            "group",
+            "remove-member",
+            "--tenant",
+            "docs",
+            "Writers",
+            "root",
+        ],
         "is not in",
     );
     json(d, &db, &["group", "delete", "--tenant", "docs", "Writers"]);

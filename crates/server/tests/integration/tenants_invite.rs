@@ -24,39 +24,67 @@ async fn a_tenant_admin_invites_into_groups() {
     let page = admin.get("/tenant/docs/invite").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Writers"));
-    assert!(!page.body.contains("Readers"), "another tenant's group is offered");
+    assert!(
+        !page.body.contains("Readers"),
+        "another tenant's group is offered"
+    );
 
     let to = "grace@vendor.example.com";
     let foreign = readers.id.to_string();
     let refused = admin
-        .post("/tenant/docs/invite", &[("email", to), ("group", foreign.as_str())])
+        .post(
+            "/tenant/docs/invite",
+            &[("email", to), ("group", foreign.as_str())],
+        )
         .await;
     assert_eq!(refused.status, 422, "{}", refused.body);
-    assert!(refused.body.contains("This tenant has no group"), "{}", refused.body);
+    assert!(
+        refused.body.contains("This tenant has no group"),
+        "{}",
+        refused.body
+    );
     assert!(refused.body.contains(to), "the address is kept");
 
     let ours = writers.id.to_string();
     let sent = admin
-        .post("/tenant/docs/invite", &[("email", to), ("group", ours.as_str())])
+        .post(
+            "/tenant/docs/invite",
+            &[("email", to), ("group", ours.as_str())],
+        )
         .await;
     assert_eq!(sent.status, 200, "{}", sent.body);
     assert!(sent.body.contains("Invitation sent to"), "{}", sent.body);
 
     let mail = latest_to(&server, to, Channel::Email).await;
     let start = mail.body.find("/register?token=").unwrap();
-    let link = mail.body[start..].split_whitespace().next().unwrap().to_owned();
+    let link = mail.body[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     let mut guest = crate::support::Browser::new(&server.base_url);
     let done = guest
-        .post("/register", &registration(&token_of(&link), "grace", "91234567"))
+        .post(
+            "/register",
+            &registration(&token_of(&link), "grace", "91234567"),
+        )
         .await;
     assert!(done.status < 400, "{} {}", done.status, done.body);
 
     let members = groups::members(app, &docs, "Writers").await.unwrap();
     assert_eq!(
-        members.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(),
+        members
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
         ["grace"]
     );
-    assert!(groups::members(app, &other, "Readers").await.unwrap().is_empty());
+    assert!(
+        groups::members(app, &other, "Readers")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The invitation is filed under the tenant, so its admins see it in their audit view.
     let mut r = app.db.read().await.unwrap();

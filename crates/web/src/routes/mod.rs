@@ -1,7 +1,10 @@
 //! One module per feature; each exposes `router()`.
 
+pub mod access_requests;
 pub mod admin;
+pub mod admin_audit;
 pub mod admin_policies;
+pub mod admin_tenants;
 pub mod admin_users;
 pub mod assets;
 pub mod chooser;
@@ -21,6 +24,8 @@ pub mod setup;
 pub mod signin;
 pub mod signin_push;
 pub mod signin_setup;
+pub mod tenant_invite;
+pub mod tenant_portal;
 
 use crate::WebState;
 use crate::error::WebError;

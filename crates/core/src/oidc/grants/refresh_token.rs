@@ -84,6 +84,14 @@ pub async fn exchange(
         .await?
         .filter(|u| u.state.may_sign_in())
         .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
+    if crate::tenants::access::admitted(tx.as_mut(), client, &user)
+        .await?
+        .is_err()
+    {
+        return Err(
+            OAuthError::invalid_grant("the app's access rules no longer admit the user").into(),
+        );
+    }
     let (response, _) = tokens::for_user(
         app,
         tx.as_mut(),

@@ -160,7 +160,18 @@ async fn authorize(
             );
         }
     }
-    match check_session(app, &v, who.as_ref()) {
+    let check = check_session(app, &v, who.as_ref());
+    // The app's access rules, before anything else is asked of the user: a refused user
+    // sees whom to ask (or, silently, the app hears access_denied).
+    if let (SessionCheck::Proceed, Some(w)) = (&check, &who)
+        && let Some(why) = tessera_core::tenants::access::check(app, &v.client, w).await?
+    {
+        if v.prompt.iter().any(|x| x == "none") {
+            return send(&state, tessera_core::oidc::authorize::not_allowed(app, &v));
+        }
+        return crate::routes::access_requests::refusal_page(&state, w, &v.client, why).await;
+    }
+    match check {
         SessionCheck::Proceed => match &who {
             // The app requires phishing-resistant MFA: a session without a passkey steps
             // up first, then comes back to this same request.
