@@ -131,10 +131,13 @@ impl TestServer {
                 outbox_waker: Some(worker.waker()),
             },
         );
-        CLOCKS
-            .lock()
-            .unwrap()
-            .push((base_url.clone(), clock.clone()));
+        {
+            // A port freed by an earlier test may come back: the newest server at a base
+            // URL is the one whose clock counts.
+            let mut clocks = CLOCKS.lock().unwrap();
+            clocks.retain(|(b, _)| *b != base_url);
+            clocks.push((base_url.clone(), clock.clone()));
+        }
         let router = tessera_web::router(state);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);

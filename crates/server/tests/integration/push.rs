@@ -690,8 +690,18 @@ async fn the_cli_answers_through_node_b_a_sign_in_started_on_node_a() {
     );
 
     // An expired challenge (both nodes' clocks past its minute) cannot be approved
-    // through node B, which no longer lists it either.
+    // through node B, which no longer lists it either. The CLI signs with the real time and
+    // the server allows REQUEST_SKEW (120 s): the fake clocks, which earlier TOTP steps may
+    // have moved ahead, must be within 55 s of real time before they jump 61 s.
     sync_clocks(&nodes);
+    let lead = tessera_domain::Clock::now(&a.clock)
+        - tessera_domain::Clock::now(&tessera_domain::SystemClock);
+    if lead > Duration::seconds(55) {
+        tokio::time::sleep(std::time::Duration::from_secs(
+            (lead - Duration::seconds(55)).whole_seconds() as u64 + 1,
+        ))
+        .await;
+    }
     let waiting = d.get("/signin/push").await.location.unwrap();
     let id = challenge_in(&waiting);
     let number = number_on(&d.get(&waiting).await.body);
