@@ -38,6 +38,7 @@ on_both_backends!(
     every_endpoint_refuses_strangers_and_other_tenants,
     idempotency_keys_replay_refuse_and_serialise,
     errors_are_problem_documents,
+    edits_keep_what_they_do_not_name,
 );
 
 /// Done-when 3.
@@ -640,4 +641,69 @@ async fn errors_are_problem_documents(backend: Backend) {
         .await;
     problem(&a, 422);
     assert!(a.body["errors"]["rotate_overlap_seconds"].is_string());
+}
+
+/// A PUT that leaves out the MFA requirement keeps it (it never switches a passkey
+/// requirement off by omission), and a response carrying a secret is never cached.
+async fn edits_keep_what_they_do_not_name(backend: Backend) {
+    let w = world(backend).await;
+    let who = &w.alpha_token;
+    let app = format!("/api/v1/tenants/alpha/apps/{}", w.app_id);
+    let set = w
+        .api
+        .call(
+            who,
+            Method::PUT,
+            &format!("{app}/access"),
+            Some(&json!({"require_phishing_resistant": true})),
+            None,
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.body["require_phishing_resistant"], true);
+    let edited = w
+        .api
+        .call(
+            who,
+            Method::PUT,
+            &app,
+            Some(&json!({"name": "Alpha web, renamed", "redirect_uris": ["https://alpha.example.gov.sg/callback"]})),
+            None,
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.body);
+    assert_eq!(
+        edited.body["require_phishing_resistant"], true,
+        "{}",
+        edited.body
+    );
+    let access = w
+        .api
+        .call(
+            who,
+            Method::PUT,
+            &format!("{app}/access"),
+            Some(&json!({"listed_only": true})),
+            None,
+        )
+        .await;
+    assert_eq!(access.status, 200, "{}", access.body);
+    assert_eq!(
+        access.body["require_phishing_resistant"], true,
+        "{}",
+        access.body
+    );
+
+    let secret = w
+        .api
+        .post(who, &format!("{app}/secrets"), &json!({}), None)
+        .await;
+    assert_eq!(secret.status, 201, "{}", secret.body);
+    assert_eq!(
+        secret
+            .headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
 }

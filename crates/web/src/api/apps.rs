@@ -120,8 +120,10 @@ pub struct AppInput {
     /// Resources (RFC 8707) client_credentials tokens may be issued for.
     #[serde(default)]
     pub resources: Vec<String>,
+    /// Sign-ins need phishing-resistant MFA (a passkey). Absent: unchanged (false for a
+    /// new app), so an edit of other settings never switches it off.
     #[serde(default)]
-    pub require_phishing_resistant: bool,
+    pub require_phishing_resistant: Option<bool>,
     /// 60–86400; default 300.
     pub access_token_ttl_secs: Option<i64>,
     /// 300–7776000; default 86400.
@@ -148,7 +150,7 @@ impl AppInput {
             jwks_uri: self.jwks_uri,
             consent_required: self.consent_required,
             resources: self.resources,
-            require_phishing_resistant: self.require_phishing_resistant,
+            require_phishing_resistant: self.require_phishing_resistant.unwrap_or(false),
             description: self.description,
             access_token_ttl_secs: self.access_token_ttl_secs,
             refresh_idle_ttl_secs: self.refresh_idle_ttl_secs,
@@ -197,8 +199,9 @@ pub struct AccessInput {
     /// Whether vendors working offshore may use the app (default true).
     #[serde(default = "yes")]
     pub offshore_allowed: bool,
+    /// Sign-ins need phishing-resistant MFA. Absent: unchanged.
     #[serde(default)]
-    pub require_phishing_resistant: bool,
+    pub require_phishing_resistant: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -320,6 +323,11 @@ pub async fn create_app(
         };
         let mut r = (StatusCode::CREATED, Json(view)).into_response();
         r.extensions_mut().insert(ShownOnce(&["client_secret"]));
+        // The body holds a secret: no cache may keep it.
+        r.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
         Ok::<_, ApiError>(r)
     };
     claim.finish(result.await).await
@@ -365,6 +373,11 @@ pub async fn update_app(
     ApiJson(body): ApiJson<AppInput>,
 ) -> ApiResult<Json<AppView>> {
     let cap = auth.tenant(&state, &tenant).await?;
+    let current = apps::get(&state.app, &cap, &app).await?;
+    let mut body = body;
+    body.require_phishing_resistant = body
+        .require_phishing_resistant
+        .or(Some(current.require_phishing_resistant));
     let client = apps::update(&state.app, &cap, &app, body.into_new_app())
         .await
         .map_err(|e| ApiError::from_core_renamed(e, APP_FIELDS))?;
@@ -432,13 +445,16 @@ pub async fn set_access(
     ApiJson(body): ApiJson<AccessInput>,
 ) -> ApiResult<Json<AccessView>> {
     let cap = auth.tenant(&state, &tenant).await?;
+    let current = apps::get(&state.app, &cap, &app).await?;
     let edit = apps::AccessEdit {
         listed_only: body.listed_only,
         users: body.users,
         groups: body.groups,
         user_types: body.user_types,
         offshore_allowed: body.offshore_allowed,
-        require_phishing_resistant: body.require_phishing_resistant,
+        require_phishing_resistant: body
+            .require_phishing_resistant
+            .unwrap_or(current.require_phishing_resistant),
     };
     let client = apps::set_access(&state.app, &cap, &app, edit).await?;
     Ok(Json(access_view(&state, &cap, &client).await?))

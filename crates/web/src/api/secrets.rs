@@ -144,6 +144,11 @@ async fn add_secret(
         secret_note: None,
     };
     let mut r = (StatusCode::CREATED, Json(view)).into_response();
+    // The body holds a secret: no cache may keep it.
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
     r.extensions_mut().insert(ShownOnce(&["client_secret"]));
     Ok(r)
 }
