@@ -123,7 +123,9 @@ macro_rules! conformance_tests {
             group_members_are_scoped_to_their_tenant,
             apps_are_edited_only_in_their_tenant,
             deleting_an_app_removes_what_was_issued_to_it,
-            app_secrets_are_listed_expired_and_deleted,
+            app_secrets_are_listed_expired_and_deleted
+        );
+        $crate::conformance_tests!(@tenancy_requests $factory;
             access_requests_are_pending_once_per_app_and_user,
             access_request_is_decided_once_under_concurrency,
             access_requests_list_newest_first_by_status,
@@ -137,6 +139,17 @@ macro_rules! conformance_tests {
             async fn $name() {
                 let test_db = $factory().await;
                 $crate::conformance_tenancy::$name(test_db.db.clone()).await;
+                test_db.db.close().await;
+                drop(test_db);
+            }
+        )*
+    };
+    (@tenancy_requests $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let test_db = $factory().await;
+                $crate::conformance_tenancy_requests::$name(test_db.db.clone()).await;
                 test_db.db.close().await;
                 drop(test_db);
             }

@@ -47,6 +47,8 @@ pub mod conformance_push;
 pub mod conformance_signin;
 #[cfg(feature = "conformance")]
 pub mod conformance_tenancy;
+#[cfg(feature = "conformance")]
+pub mod conformance_tenancy_requests;
 pub mod tenancy;
 
 #[derive(Debug, thiserror::Error)]
