@@ -230,8 +230,16 @@ async fn worker<F: Flow>(addr: SocketAddr, mut flow: F, s: Schedule, tally: Arc<
                 if due >= s.end {
                     break;
                 }
-                tokio::time::sleep_until(due).await;
-                due
+                if Instant::now() < due {
+                    tokio::time::sleep_until(due).await;
+                    // Idle until due: the server had nothing of ours before the send, and
+                    // tokio's timer fires up to a millisecond late; that lateness is the
+                    // client's, so count from the wake-up. A flow still busy at its due
+                    // time (a slow server) is counted from when it was due.
+                    Instant::now()
+                } else {
+                    due
+                }
             }
             None => {
                 let now = Instant::now();

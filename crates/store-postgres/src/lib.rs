@@ -21,8 +21,15 @@ use tessera_store_sql::db_err;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Connections for write transactions.
-const WRITE_POOL_SIZE: u32 = 16;
+/// Connections for write transactions: twice the cores plus two (HikariCP's rule of
+/// thumb). More only adds backends that take turns on the same cores: on the benchmark's
+/// two cores, 16 connections cost ~15% more CPU per refresh than 6 (bench/REPORT.md).
+fn write_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(cores.saturating_mul(2).saturating_add(2))
+        .unwrap_or(u32::MAX)
+        .clamp(4, 64)
+}
 /// Connections for reads outside a transaction.
 const READ_POOL_SIZE: u32 = 8;
 /// How long to wait for a connection, from the pool or from the server.
@@ -51,7 +58,7 @@ impl PostgresDatabase {
         // Best effort: the server was reachable, which is all the probe is for.
         let _closed = probe.close().await;
         let writer = PgPoolOptions::new()
-            .max_connections(WRITE_POOL_SIZE)
+            .max_connections(write_pool_size())
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await

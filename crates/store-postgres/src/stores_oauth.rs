@@ -3,17 +3,19 @@
 use crate::PostgresTx;
 use async_trait::async_trait;
 use sqlx::types::Uuid;
+use sqlx::{FromRow, Row};
 use tessera_domain::clock::to_unix;
 use tessera_domain::oauth::grant::{CodeRedemption, RefreshUse};
 use tessera_domain::oauth::{
     AuthorizationCode, OAuthClient, RefreshToken, SigningAlg, SigningKeyRecord,
 };
 use tessera_domain::secret::SecretHash;
+use tessera_domain::user::User;
 use tessera_domain::{AppId, TenantId};
 use tessera_store::{ClientStore, GrantStore, SigningKeyStore, StoreError};
 use tessera_store_sql::{
-    ClientRow, CodeRow, RefreshRow, SigningKeyRow, access_rules_json, client_columns, code_columns,
-    convert_all, db_err, join, key_columns, map_err, refresh_columns,
+    ClientRow, CodeRow, RefreshRow, SigningKeyRow, UserRow, access_rules_json, client_columns,
+    code_columns, convert_all, db_err, join, key_columns, map_err, refresh_columns, user_columns,
 };
 use time::OffsetDateTime;
 
@@ -292,14 +294,10 @@ impl GrantStore for PostgresTx {
     }
 
     async fn insert_refresh_token(&mut self, t: &RefreshToken) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO refresh_families (family_id) VALUES ($1) ON CONFLICT (family_id) DO NOTHING",
-        )
-        .bind(t.family_id)
-        .execute(self.handle.conn())
-        .await
-        .map_err(db_err)?;
         sqlx::query(concat!(
+            // One round trip: the family row (kept for revocation) and the token.
+            "WITH family AS (INSERT INTO refresh_families (family_id) VALUES ($2) ",
+            "ON CONFLICT (family_id) DO NOTHING) ",
             "INSERT INTO refresh_tokens (",
             refresh_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -322,15 +320,53 @@ impl GrantStore for PostgresTx {
         Ok(())
     }
 
+    async fn record_issued_tokens(
+        &mut self,
+        refresh: Option<&RefreshToken>,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let Some(t) = refresh else {
+            return self.record_access_token(jti, None, expires_at).await;
+        };
+        sqlx::query(concat!(
+            "WITH family AS (INSERT INTO refresh_families (family_id) VALUES ($2) ",
+            "ON CONFLICT (family_id) DO NOTHING), ",
+            "token AS (INSERT INTO refresh_tokens (",
+            refresh_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)) ",
+            "INSERT INTO issued_access_tokens (jti, family_id, expires_at) VALUES ($13, $2, $14)"
+        ))
+        .bind(t.token_hash.as_bytes().to_vec())
+        .bind(t.family_id)
+        .bind(t.client.as_uuid())
+        .bind(t.auth.user_id.as_uuid())
+        .bind(t.scope.clone())
+        .bind(to_unix(t.auth.auth_time))
+        .bind(join(&t.auth.amr))
+        .bind(t.auth.acr.clone())
+        .bind(t.auth.sid.clone())
+        .bind(to_unix(t.created_at))
+        .bind(to_unix(t.expires_at))
+        .bind(to_unix(t.family_expires_at))
+        .bind(jti.to_owned())
+        .bind(to_unix(expires_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn use_refresh_token(
         &mut self,
         token_hash: &SecretHash,
         now: OffsetDateTime,
     ) -> Result<RefreshUse, StoreError> {
-        let fresh = sqlx::query_as::<_, RefreshRow>(concat!(
+        let fresh = sqlx::query(concat!(
             "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL ",
             "AND expires_at > $1 AND family_expires_at > $1 RETURNING ",
-            refresh_columns!()
+            refresh_columns!(),
+            ", (SELECT f.revoked_at FROM refresh_families f WHERE f.family_id = refresh_tokens.family_id FOR SHARE) AS family_revoked_at"
         ))
         .bind(to_unix(now))
         .bind(token_hash.as_bytes().to_vec())
@@ -338,18 +374,12 @@ impl GrantStore for PostgresTx {
         .await
         .map_err(db_err)?;
         if let Some(row) = fresh {
-            let token = RefreshToken::try_from(row)?;
-            // The family's flag, read under a share lock: a concurrent revocation either
-            // lands first (and we refuse) or waits for this rotation and then covers the
-            // token it issues, whose family row it updates.
-            let revoked: Option<Option<i64>> = sqlx::query_scalar(
-                "SELECT revoked_at FROM refresh_families WHERE family_id = $1 FOR SHARE",
-            )
-            .bind(token.family_id)
-            .fetch_optional(self.handle.conn())
-            .await
-            .map_err(db_err)?;
-            if revoked.flatten().is_some() {
+            // The family's flag, read under a share lock in the same statement: a
+            // concurrent revocation either lands first (and we refuse) or waits for this
+            // rotation and then covers the token it issues, whose family row it updates.
+            let revoked: Option<i64> = row.try_get("family_revoked_at").map_err(db_err)?;
+            let token = RefreshToken::try_from(RefreshRow::from_row(&row).map_err(db_err)?)?;
+            if revoked.is_some() {
                 return Ok(RefreshUse::Reused {
                     family: token.family_id,
                 });
@@ -369,6 +399,64 @@ impl GrantStore for PostgresTx {
             }
             _ => RefreshUse::Unknown,
         })
+    }
+
+    async fn use_refresh_token_and_user(
+        &mut self,
+        token_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<(RefreshUse, Option<User>), StoreError> {
+        // A rotation's first two reads in one round trip: spend the token (with its
+        // family's flag under a share lock, as in `use_refresh_token`) and read its user.
+        // The token's `created_at` is renamed: the user row has one too.
+        let fresh = sqlx::query(concat!(
+            "WITH spent AS (UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 ",
+            "AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 AND family_expires_at > $1 ",
+            "RETURNING token_hash, family_id, client, user_id, scope, auth_time, amr, acr, sid, ",
+            "created_at AS token_created_at, expires_at, family_expires_at, ",
+            "(SELECT f.revoked_at FROM refresh_families f WHERE f.family_id = refresh_tokens.family_id FOR SHARE) ",
+            "AS family_revoked_at) ",
+            "SELECT spent.token_hash, spent.family_id, spent.client, spent.user_id, spent.scope, ",
+            "spent.auth_time, spent.amr, spent.acr, spent.sid, spent.token_created_at, ",
+            "spent.expires_at, spent.family_expires_at, spent.family_revoked_at, ",
+            user_columns!(),
+            " FROM spent JOIN users ON users.id = spent.user_id"
+        ))
+        .bind(to_unix(now))
+        .bind(token_hash.as_bytes().to_vec())
+        .fetch_optional(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        let Some(row) = fresh else {
+            // Not spendable: `use_refresh_token` tells a reused token from an unknown one
+            // (its UPDATE matches nothing again).
+            return Ok((self.use_refresh_token(token_hash, now).await?, None));
+        };
+        let token = RefreshToken::try_from(RefreshRow {
+            token_hash: row.try_get("token_hash").map_err(db_err)?,
+            family_id: row.try_get("family_id").map_err(db_err)?,
+            client: row.try_get("client").map_err(db_err)?,
+            user_id: row.try_get("user_id").map_err(db_err)?,
+            scope: row.try_get("scope").map_err(db_err)?,
+            auth_time: row.try_get("auth_time").map_err(db_err)?,
+            amr: row.try_get("amr").map_err(db_err)?,
+            acr: row.try_get("acr").map_err(db_err)?,
+            sid: row.try_get("sid").map_err(db_err)?,
+            created_at: row.try_get("token_created_at").map_err(db_err)?,
+            expires_at: row.try_get("expires_at").map_err(db_err)?,
+            family_expires_at: row.try_get("family_expires_at").map_err(db_err)?,
+        })?;
+        let revoked: Option<i64> = row.try_get("family_revoked_at").map_err(db_err)?;
+        if revoked.is_some() {
+            return Ok((
+                RefreshUse::Reused {
+                    family: token.family_id,
+                },
+                None,
+            ));
+        }
+        let user = User::try_from(UserRow::from_row(&row).map_err(db_err)?)?;
+        Ok((RefreshUse::Fresh(token), Some(user)))
     }
 
     async fn refresh_token_family(

@@ -1,5 +1,7 @@
 //! The embedded default store: SQLite in WAL mode, one writer connection and a pool of
 //! read-only readers, so writes never fail on lock upgrades and reads never block them.
+//! A background checkpointer copies the WAL back into the database, so no write
+//! transaction pays for a checkpoint (and its fsyncs) while others queue behind it.
 
 mod stores;
 mod stores_flows;
@@ -19,16 +21,75 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tessera_store::{Backend, Database, SchemaStatus, StoreError, Tx};
 use tessera_store_sql::db_err;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// How often the checkpointer looks for commits it has not copied back yet.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
 #[derive(Clone, Debug)]
 pub struct SqliteDatabase {
     writer: SqlitePool,
     readers: SqlitePool,
+    checkpoints: Arc<Checkpointer>,
+}
+
+/// Commits since start, counted so the checkpointer sleeps while nothing is written; the
+/// task stops when the last handle to the database is dropped or closed.
+#[derive(Debug)]
+pub(crate) struct Checkpointer {
+    commits: Arc<AtomicU64>,
+    pool: SqlitePool,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(pool: SqlitePool) -> Self {
+        let commits = Arc::new(AtomicU64::new(0));
+        let seen = commits.clone();
+        let conn = pool.clone();
+        let task = tokio::spawn(async move {
+            let mut copied = 0;
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let now = seen.load(Ordering::Relaxed);
+                if now == copied {
+                    continue;
+                }
+                // PASSIVE never waits for readers or the writer: whatever it cannot copy
+                // now, the next round does.
+                match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&conn)
+                    .await
+                {
+                    Ok(_) => copied = now,
+                    Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; retrying"),
+                }
+            }
+        });
+        Self {
+            commits,
+            pool,
+            task,
+        }
+    }
+
+    pub(crate) fn committed(&self) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl SqliteDatabase {
@@ -54,6 +115,13 @@ impl SqliteDatabase {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base.clone().pragma("wal_autocheckpoint", "0"))
+            .await
+            .map_err(|e| unavailable(file, e))?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.clone())
             .await
             .map_err(|e| unavailable(file, e))?;
@@ -64,7 +132,11 @@ impl SqliteDatabase {
             .connect_with(base.pragma("query_only", "ON"))
             .await
             .map_err(|e| unavailable(file, e))?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            checkpoints: Arc::new(Checkpointer::start(checkpointer)),
+        })
     }
 }
 
@@ -92,13 +164,20 @@ impl Handle {
 
 pub(crate) struct SqliteTx {
     pub(crate) handle: Handle,
+    pub(crate) checkpoints: Option<Arc<Checkpointer>>,
 }
 
 #[async_trait]
 impl Tx for SqliteTx {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         match self.handle {
-            Handle::Write(tx) => tx.commit().await.map_err(db_err),
+            Handle::Write(tx) => {
+                tx.commit().await.map_err(db_err)?;
+                if let Some(c) = &self.checkpoints {
+                    c.committed();
+                }
+                Ok(())
+            }
             Handle::Read(_) => Ok(()),
         }
     }
@@ -120,6 +199,7 @@ impl Database for SqliteDatabase {
             .map_err(db_err)?;
         Ok(Box::new(SqliteTx {
             handle: Handle::Write(tx),
+            checkpoints: Some(self.checkpoints.clone()),
         }))
     }
 
@@ -127,6 +207,7 @@ impl Database for SqliteDatabase {
         let conn = self.readers.acquire().await.map_err(db_err)?;
         Ok(Box::new(SqliteTx {
             handle: Handle::Read(conn),
+            checkpoints: None,
         }))
     }
 
@@ -147,6 +228,7 @@ impl Database for SqliteDatabase {
             .run(&self.writer)
             .await
             .map_err(|e| StoreError::Schema(e.to_string()))?;
+        self.checkpoints.committed();
         self.schema_status().await
     }
 
@@ -182,6 +264,8 @@ impl Database for SqliteDatabase {
     }
 
     async fn close(&self) {
+        self.checkpoints.task.abort();
+        self.checkpoints.pool.close().await;
         self.writer.close().await;
         self.readers.close().await;
     }

@@ -2,6 +2,7 @@
 
 use crate::SqliteTx;
 use async_trait::async_trait;
+use sqlx::{FromRow, Row};
 use tessera_domain::clock::to_unix;
 use tessera_domain::oauth::grant::{CodeRedemption, RefreshUse};
 use tessera_domain::oauth::{
@@ -292,17 +293,13 @@ impl GrantStore for SqliteTx {
     }
 
     async fn insert_refresh_token(&mut self, t: &RefreshToken) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO refresh_families (family_id) VALUES (?) ON CONFLICT (family_id) DO NOTHING",
-        )
-        .bind(t.family_id)
-        .execute(self.handle.conn())
-        .await
-        .map_err(db_err)?;
         sqlx::query(concat!(
+            // One round trip to the connection's thread: the family row (kept for
+            // revocation) and the token, as two statements of one query.
+            "INSERT INTO refresh_families (family_id) VALUES (?2) ON CONFLICT (family_id) DO NOTHING; ",
             "INSERT INTO refresh_tokens (",
             refresh_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ))
         .bind(t.token_hash.as_bytes().to_vec())
         .bind(t.family_id)
@@ -322,15 +319,52 @@ impl GrantStore for SqliteTx {
         Ok(())
     }
 
+    async fn record_issued_tokens(
+        &mut self,
+        refresh: Option<&RefreshToken>,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let Some(t) = refresh else {
+            return self.record_access_token(jti, None, expires_at).await;
+        };
+        sqlx::query(concat!(
+            "INSERT INTO refresh_families (family_id) VALUES (?2) ON CONFLICT (family_id) DO NOTHING; ",
+            "INSERT INTO refresh_tokens (",
+            refresh_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12); ",
+            "INSERT INTO issued_access_tokens (jti, family_id, expires_at) VALUES (?13, ?2, ?14)"
+        ))
+        .bind(t.token_hash.as_bytes().to_vec())
+        .bind(t.family_id)
+        .bind(t.client.as_uuid())
+        .bind(t.auth.user_id.as_uuid())
+        .bind(t.scope.clone())
+        .bind(to_unix(t.auth.auth_time))
+        .bind(join(&t.auth.amr))
+        .bind(t.auth.acr.clone())
+        .bind(t.auth.sid.clone())
+        .bind(to_unix(t.created_at))
+        .bind(to_unix(t.expires_at))
+        .bind(to_unix(t.family_expires_at))
+        .bind(jti.to_owned())
+        .bind(to_unix(expires_at))
+        .execute(self.handle.conn())
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn use_refresh_token(
         &mut self,
         token_hash: &SecretHash,
         now: OffsetDateTime,
     ) -> Result<RefreshUse, StoreError> {
-        let fresh = sqlx::query_as::<_, RefreshRow>(concat!(
+        let fresh = sqlx::query(concat!(
             "UPDATE refresh_tokens SET used_at = ?1 WHERE token_hash = ?2 AND used_at IS NULL AND revoked_at IS NULL ",
             "AND expires_at > ?1 AND family_expires_at > ?1 RETURNING ",
-            refresh_columns!()
+            refresh_columns!(),
+            ", (SELECT f.revoked_at FROM refresh_families f WHERE f.family_id = refresh_tokens.family_id) AS family_revoked_at"
         ))
         .bind(to_unix(now))
         .bind(token_hash.as_bytes().to_vec())
@@ -338,17 +372,11 @@ impl GrantStore for SqliteTx {
         .await
         .map_err(db_err)?;
         if let Some(row) = fresh {
-            let token = RefreshToken::try_from(row)?;
-            // The family's flag, read under a share lock: a concurrent revocation either
-            // lands first (and we refuse) or waits for this rotation and then covers the
-            // token it issues, whose family row it updates.
-            let revoked: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT revoked_at FROM refresh_families WHERE family_id = ?")
-                    .bind(token.family_id)
-                    .fetch_optional(self.handle.conn())
-                    .await
-                    .map_err(db_err)?;
-            if revoked.flatten().is_some() {
+            // The family's flag, in the same statement: the write transaction holds
+            // SQLite's only write lock, so no revocation can land in between.
+            let revoked: Option<i64> = row.try_get("family_revoked_at").map_err(db_err)?;
+            let token = RefreshToken::try_from(RefreshRow::from_row(&row).map_err(db_err)?)?;
+            if revoked.is_some() {
                 return Ok(RefreshUse::Reused {
                     family: token.family_id,
                 });

@@ -175,3 +175,29 @@ async fn existing_sessions_get_sign_in_methods() {
     tx.commit().await.expect("commit");
     db.close().await;
 }
+
+/// Commits copy nothing back themselves (`wal_autocheckpoint` is off on the writer): the
+/// background checkpointer must, or the database file would stay empty and the WAL grow.
+#[tokio::test]
+async fn the_background_checkpointer_copies_commits_into_the_database_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("t.db");
+    let db = SqliteDatabase::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("connect");
+    let empty = std::fs::metadata(&file).expect("db file").len();
+    db.migrate().await.expect("migrate");
+    let mut size = empty;
+    for _ in 0..50 {
+        size = std::fs::metadata(&file).expect("db file").len();
+        if size > 64 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        size > 64 * 1024,
+        "the schema never reached the database file: {empty} → {size} bytes"
+    );
+    db.close().await;
+}

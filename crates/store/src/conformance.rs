@@ -49,6 +49,7 @@ macro_rules! conformance_tests {
             authorization_code_is_single_use_under_concurrency,
             refresh_tokens_rotate_and_reuse_revokes,
             refresh_token_is_single_use_under_concurrency,
+            issued_tokens_are_recorded_together,
             consents_are_remembered_and_revocable
         );
         $crate::conformance_tests!(@flows $factory;

@@ -396,6 +396,112 @@ pub async fn refresh_token_is_single_use_under_concurrency(db: Arc<dyn Database>
     assert_eq!(wins, 1, "a refresh token was rotated {wins} times");
 }
 
+/// `record_issued_tokens` writes what `insert_refresh_token` and `record_access_token`
+/// would: the token rotates, its family revokes the access token, and a response without a
+/// refresh token still records its `jti`.
+pub async fn issued_tokens_are_recorded_together(db: Arc<dyn Database>) {
+    let (user, c) = world(&db).await;
+    let family = Uuid::from_u128(31);
+    let first = refresh(&user, &c, "issued-1", family);
+    let mut tx = begin(&db).await;
+    tx.record_issued_tokens(Some(&first), "issued-at-1", t(300))
+        .await
+        .unwrap();
+    tx.record_issued_tokens(None, "issued-at-alone", t(300))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = begin(&db).await;
+    match tx
+        .use_refresh_token_and_user(&SecretHash::of("issued-1"), t(5))
+        .await
+        .unwrap()
+    {
+        (RefreshUse::Fresh(got), read) => {
+            assert_eq!(got, first);
+            // PostgreSQL reads the user on the way; it must be the token's own.
+            if db.backend() == crate::Backend::Postgres {
+                assert_eq!(read.as_ref(), Some(&user));
+            }
+            if let Some(u) = read {
+                assert_eq!(u, user);
+            }
+        }
+        other => panic!("expected Fresh, got {other:?}"),
+    }
+    assert!(matches!(
+        tx.use_refresh_token_and_user(&SecretHash::of("issued-1"), t(6))
+            .await
+            .unwrap(),
+        (RefreshUse::Reused { family: f }, None) if f == family
+    ));
+    assert!(matches!(
+        tx.use_refresh_token_and_user(&SecretHash::of("never-issued"), t(6))
+            .await
+            .unwrap(),
+        (RefreshUse::Unknown, None)
+    ));
+    // The same family again (a rotation): its family row already exists.
+    tx.record_issued_tokens(
+        Some(&refresh(&user, &c, "issued-2", family)),
+        "issued-at-2",
+        t(300),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        tx.refresh_token_family(&SecretHash::of("issued-2"))
+            .await
+            .unwrap(),
+        Some((family, c.id))
+    );
+    assert!(!tx.access_token_revoked("issued-at-2").await.unwrap());
+    tx.revoke_refresh_family(family, t(20)).await.unwrap();
+    for jti in ["issued-at-1", "issued-at-2"] {
+        assert!(
+            tx.access_token_revoked(jti).await.unwrap(),
+            "{jti}: revoking the family revokes the access tokens recorded with it"
+        );
+    }
+    assert!(!tx.access_token_revoked("issued-at-alone").await.unwrap());
+    assert!(matches!(
+        tx.use_refresh_token(&SecretHash::of("issued-2"), t(21))
+            .await
+            .unwrap(),
+        RefreshUse::Reused { family: f } if f == family
+    ));
+    // A token written into the family after its revocation (a rotation racing it) is
+    // refused by the family's flag, not its own.
+    tx.record_issued_tokens(
+        Some(&refresh(&user, &c, "issued-late", family)),
+        "issued-at-late",
+        t(300),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        tx.use_refresh_token(&SecretHash::of("issued-late"), t(22))
+            .await
+            .unwrap(),
+        RefreshUse::Reused { family: f } if f == family
+    ));
+    tx.record_issued_tokens(
+        Some(&refresh(&user, &c, "issued-later", family)),
+        "issued-at-later",
+        t(300),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        tx.use_refresh_token_and_user(&SecretHash::of("issued-later"), t(23))
+            .await
+            .unwrap(),
+        (RefreshUse::Reused { family: f }, None) if f == family
+    ));
+    tx.commit().await.unwrap();
+}
+
 pub async fn consents_are_remembered_and_revocable(db: Arc<dyn Database>) {
     let (user, c) = world(&db).await;
     let mut tx = begin(&db).await;

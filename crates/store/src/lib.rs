@@ -591,6 +591,15 @@ pub trait GrantStore: Send {
         token_hash: &SecretHash,
         now: OffsetDateTime,
     ) -> Result<RefreshUse, StoreError>;
+    /// `use_refresh_token`, plus the token's user where the backend reads it in the same
+    /// round trip; `None` means the caller reads the user itself.
+    async fn use_refresh_token_and_user(
+        &mut self,
+        token_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<(RefreshUse, Option<User>), StoreError> {
+        Ok((self.use_refresh_token(token_hash, now).await?, None))
+    }
     /// The family of a refresh token, for revocation requests.
     async fn refresh_token_family(
         &mut self,
@@ -609,6 +618,22 @@ pub trait GrantStore: Send {
         family: Option<Uuid>,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
+    /// What a token response leaves behind: its refresh token (if it has one) and its
+    /// access token's `jti`. The same rows as `insert_refresh_token` and
+    /// `record_access_token`; a backend may write them in one round trip, since every
+    /// grant (refresh above all) pays for each one while it holds the write transaction.
+    async fn record_issued_tokens(
+        &mut self,
+        refresh: Option<&RefreshToken>,
+        jti: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        if let Some(r) = refresh {
+            self.insert_refresh_token(r).await?;
+        }
+        self.record_access_token(jti, refresh.map(|r| r.family_id), expires_at)
+            .await
+    }
     async fn revoke_access_token(
         &mut self,
         jti: &str,

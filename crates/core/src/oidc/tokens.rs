@@ -184,10 +184,7 @@ pub async fn for_user(
         scope: scope.to_string(),
     };
     let family = refresh.as_ref().map(|(r, _)| r.family_id);
-    if let Some((record, _)) = &refresh {
-        tx.insert_refresh_token(record).await?;
-    }
-    tx.record_access_token(&at.jti, family, at.expires_at)
+    tx.record_issued_tokens(refresh.as_ref().map(|(r, _)| r), &at.jti, at.expires_at)
         .await?;
     Ok((response, family))
 }

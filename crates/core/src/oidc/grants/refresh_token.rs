@@ -22,10 +22,10 @@ pub async fn exchange(
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let now = app.clock.now();
     let mut tx = app.db.begin().await?;
-    let old = match tx
-        .use_refresh_token(&SecretHash::of(presented), now)
-        .await?
-    {
+    let (spent, user) = tx
+        .use_refresh_token_and_user(&SecretHash::of(presented), now)
+        .await?;
+    let old = match spent {
         RefreshUse::Fresh(t) => t,
         RefreshUse::Reused { family } => {
             tx.revoke_refresh_family(family, now).await?;
@@ -79,11 +79,12 @@ pub async fn exchange(
         }
         None => granted,
     };
-    let user = tx
-        .user_by_id(old.auth.user_id)
-        .await?
-        .filter(|u| u.state.may_sign_in())
-        .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
+    let user = match user {
+        Some(u) => Some(u),
+        None => tx.user_by_id(old.auth.user_id).await?,
+    }
+    .filter(|u| u.state.may_sign_in())
+    .ok_or_else(|| OAuthError::invalid_grant("the user can no longer sign in"))?;
     if crate::tenants::access::admitted(tx.as_mut(), client, &user)
         .await?
         .is_err()
