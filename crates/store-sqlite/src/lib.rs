@@ -44,15 +44,13 @@ pub struct SqliteDatabase {
 #[derive(Debug)]
 pub(crate) struct Checkpointer {
     commits: Arc<AtomicU64>,
-    pool: SqlitePool,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Checkpointer {
-    fn start(pool: SqlitePool) -> Self {
+    fn start(conn: SqlitePool) -> Self {
         let commits = Arc::new(AtomicU64::new(0));
         let seen = commits.clone();
-        let conn = pool.clone();
         let task = tokio::spawn(async move {
             let mut copied = 0;
             let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
@@ -74,11 +72,7 @@ impl Checkpointer {
                 }
             }
         });
-        Self {
-            commits,
-            pool,
-            task,
-        }
+        Self { commits, task }
     }
 
     pub(crate) fn committed(&self) {
@@ -118,13 +112,6 @@ impl SqliteDatabase {
             .connect_with(base.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(|e| unavailable(file, e))?;
-        let checkpointer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(base.clone())
-            .await
-            .map_err(|e| unavailable(file, e))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(0)
@@ -132,10 +119,13 @@ impl SqliteDatabase {
             .connect_with(base.pragma("query_only", "ON"))
             .await
             .map_err(|e| unavailable(file, e))?;
+        // A reader will do: `query_only` forbids statements that change the database,
+        // not copying committed pages back into it.
+        let checkpoints = Arc::new(Checkpointer::start(readers.clone()));
         Ok(Self {
             writer,
             readers,
-            checkpoints: Arc::new(Checkpointer::start(checkpointer)),
+            checkpoints,
         })
     }
 }
@@ -265,7 +255,6 @@ impl Database for SqliteDatabase {
 
     async fn close(&self) {
         self.checkpoints.task.abort();
-        self.checkpoints.pool.close().await;
         self.writer.close().await;
         self.readers.close().await;
     }

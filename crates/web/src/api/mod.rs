@@ -28,7 +28,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use problem::{ApiError, PROBLEM_JSON, Problem, problem_response};
 use std::sync::Arc;
 use tower_http::csrf::{CsrfLayer, ProtectionError};
@@ -73,7 +73,8 @@ fn documented() -> (Router<WebState>, utoipa::openapi::OpenApi) {
 
 pub fn router() -> Router<WebState> {
     let (router, doc) = documented();
-    let doc = Arc::new(serde_json::to_value(&doc).unwrap_or_default());
+    // Kept as its JSON text (~60 kB), not as a tree of values several times that size.
+    let doc = OpenApiText(Arc::from(serde_json::to_string(&doc).unwrap_or_default()));
     router
         // Anything else under /api/v1 is a problem too, not the portal's HTML page.
         .route("/api/v1", axum::routing::any(unknown_route))
@@ -91,11 +92,17 @@ pub fn router() -> Router<WebState> {
     tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json", body = Object))
 )]
-async fn openapi_json(
-    Extension(doc): Extension<Arc<serde_json::Value>>,
-) -> Json<serde_json::Value> {
-    Json(doc.as_ref().clone())
+async fn openapi_json(Extension(doc): Extension<OpenApiText>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        doc.0.to_string(),
+    )
+        .into_response()
 }
+
+/// The OpenAPI document, serialised once at start-up.
+#[derive(Clone)]
+struct OpenApiText(Arc<str>);
 
 async fn unknown_route() -> ApiError {
     ApiError::NotFound("There is no such API endpoint. See /api/v1/openapi.json.".into())
