@@ -294,26 +294,17 @@ impl GrantStore for PostgresTx {
     }
 
     async fn insert_refresh_token(&mut self, t: &RefreshToken) -> Result<(), StoreError> {
-        sqlx::query(concat!(
-            // One round trip: the family row (kept for revocation) and the token.
-            "WITH family AS (INSERT INTO refresh_families (family_id) VALUES ($2) ",
-            "ON CONFLICT (family_id) DO NOTHING) ",
-            "INSERT INTO refresh_tokens (",
-            refresh_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ))
-        .bind(t.token_hash.as_bytes().to_vec())
-        .bind(t.family_id)
-        .bind(t.client.as_uuid())
-        .bind(t.auth.user_id.as_uuid())
-        .bind(t.scope.clone())
-        .bind(to_unix(t.auth.auth_time))
-        .bind(join(&t.auth.amr))
-        .bind(t.auth.acr.clone())
-        .bind(t.auth.sid.clone())
-        .bind(to_unix(t.created_at))
-        .bind(to_unix(t.expires_at))
-        .bind(to_unix(t.family_expires_at))
+        bind_refresh(
+            sqlx::query(concat!(
+                // One round trip: the family row (kept for revocation) and the token.
+                "WITH family AS (INSERT INTO refresh_families (family_id) VALUES ($2) ",
+                "ON CONFLICT (family_id) DO NOTHING) ",
+                "INSERT INTO refresh_tokens (",
+                refresh_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            )),
+            t,
+        )
         .execute(self.handle.conn())
         .await
         .map_err(db_err)?;
@@ -329,26 +320,17 @@ impl GrantStore for PostgresTx {
         let Some(t) = refresh else {
             return self.record_access_token(jti, None, expires_at).await;
         };
-        sqlx::query(concat!(
-            "WITH family AS (INSERT INTO refresh_families (family_id) VALUES ($2) ",
-            "ON CONFLICT (family_id) DO NOTHING), ",
-            "token AS (INSERT INTO refresh_tokens (",
-            refresh_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)) ",
-            "INSERT INTO issued_access_tokens (jti, family_id, expires_at) VALUES ($13, $2, $14)"
-        ))
-        .bind(t.token_hash.as_bytes().to_vec())
-        .bind(t.family_id)
-        .bind(t.client.as_uuid())
-        .bind(t.auth.user_id.as_uuid())
-        .bind(t.scope.clone())
-        .bind(to_unix(t.auth.auth_time))
-        .bind(join(&t.auth.amr))
-        .bind(t.auth.acr.clone())
-        .bind(t.auth.sid.clone())
-        .bind(to_unix(t.created_at))
-        .bind(to_unix(t.expires_at))
-        .bind(to_unix(t.family_expires_at))
+        bind_refresh(
+            sqlx::query(concat!(
+                "WITH family AS (INSERT INTO refresh_families (family_id) VALUES ($2) ",
+                "ON CONFLICT (family_id) DO NOTHING), ",
+                "token AS (INSERT INTO refresh_tokens (",
+                refresh_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)) ",
+                "INSERT INTO issued_access_tokens (jti, family_id, expires_at) VALUES ($13, $2, $14)"
+            )),
+            t,
+        )
         .bind(jti.to_owned())
         .bind(to_unix(expires_at))
         .execute(self.handle.conn())
@@ -644,4 +626,23 @@ impl tessera_store::ConsentStore for PostgresTx {
             })
             .collect())
     }
+}
+
+/// A refresh token's twelve columns, bound in `refresh_columns!()` order as parameters 1–12.
+fn bind_refresh<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    t: &RefreshToken,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    q.bind(t.token_hash.as_bytes().to_vec())
+        .bind(t.family_id)
+        .bind(t.client.as_uuid())
+        .bind(t.auth.user_id.as_uuid())
+        .bind(t.scope.clone())
+        .bind(to_unix(t.auth.auth_time))
+        .bind(join(&t.auth.amr))
+        .bind(t.auth.acr.clone())
+        .bind(t.auth.sid.clone())
+        .bind(to_unix(t.created_at))
+        .bind(to_unix(t.expires_at))
+        .bind(to_unix(t.family_expires_at))
 }
