@@ -368,19 +368,7 @@ impl GrantStore for PostgresTx {
             }
             return Ok(RefreshUse::Fresh(token));
         }
-        let seen: Option<(Uuid, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT family_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash.as_bytes().to_vec())
-        .fetch_optional(self.handle.conn())
-        .await
-        .map_err(db_err)?;
-        Ok(match seen {
-            Some((family, used, revoked)) if used.is_some() || revoked.is_some() => {
-                RefreshUse::Reused { family }
-            }
-            _ => RefreshUse::Unknown,
-        })
+        unspendable(self, token_hash).await
     }
 
     async fn use_refresh_token_and_user(
@@ -410,9 +398,7 @@ impl GrantStore for PostgresTx {
         .await
         .map_err(db_err)?;
         let Some(row) = fresh else {
-            // Not spendable: `use_refresh_token` tells a reused token from an unknown one
-            // (its UPDATE matches nothing again).
-            return Ok((self.use_refresh_token(token_hash, now).await?, None));
+            return Ok((unspendable(self, token_hash).await?, None));
         };
         let token = RefreshToken::try_from(RefreshRow {
             token_hash: row.try_get("token_hash").map_err(db_err)?,
@@ -645,4 +631,25 @@ fn bind_refresh<'q>(
         .bind(to_unix(t.created_at))
         .bind(to_unix(t.expires_at))
         .bind(to_unix(t.family_expires_at))
+}
+
+/// Why a refresh token could not be spent: used or revoked (a replay, so its family is
+/// revoked) or never issued / expired.
+async fn unspendable(
+    tx: &mut PostgresTx,
+    token_hash: &SecretHash,
+) -> Result<RefreshUse, StoreError> {
+    let seen: Option<(Uuid, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT family_id, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+    )
+    .bind(token_hash.as_bytes().to_vec())
+    .fetch_optional(tx.handle.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(match seen {
+        Some((family, used, revoked)) if used.is_some() || revoked.is_some() => {
+            RefreshUse::Reused { family }
+        }
+        _ => RefreshUse::Unknown,
+    })
 }
